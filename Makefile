@@ -1,0 +1,61 @@
+# okno — two commands: `make run` and `make test`. Everything else here serves those two.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install install-test translations translations-update vendor lint bench-slots bench-rush clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed translations
+
+install-test: $(VENV)/.installed-test translations
+
+## Compile the message catalogs (Russian is the default language, English on request).
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d scheduler/translations -f -q || $(BIN)/pybabel compile -d scheduler/translations -f
+
+## Re-extract strings and merge them into the catalogs (developers, after changing texts).
+translations-update: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o scheduler/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i scheduler/translations/messages.pot -d scheduler/translations --no-fuzzy-matching
+
+## Serve the app on SQLite with demo data and the background worker.
+run: install
+	$(FLASK) db upgrade
+	@if [ ! -f instance/.demo-data-loaded ]; then $(FLASK) demo-data && touch instance/.demo-data-loaded; \
+	else $(FLASK) demo-data --logins-only; fi
+	@echo "okno: http://$(HOST):$(PORT)/"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(FLASK) worker & \
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+## Run the test suite (set OKNO_TEST_DATABASE_URL to test on PostgreSQL).
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install-test
+	$(BIN)/ruff check .
+
+## Refresh the vendored front-end assets from the npm registry (pinned in package.json).
+vendor:
+	npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p scheduler/static/vendor/pico
+	cp node_modules/@picocss/pico/css/pico.min.css node_modules/@picocss/pico/LICENSE.md scheduler/static/vendor/pico/
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache

@@ -1,0 +1,1 @@
+"""okno core: application factory, configuration, extensions, calendars and availability."""

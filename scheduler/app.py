@@ -1,0 +1,148 @@
+"""The application factory: configuration, extensions, blueprints, errors and commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, session
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from scheduler.config import build_config, check_production, load_environment
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None, instance_path: str | None = None) -> Flask:
+    """Build the okno application.
+
+    ``test_config`` holds environment-style overrides (``{"OKNO_ENV": "testing", ...}``)
+    applied over the process environment, and then raw Flask settings with the same names.
+    """
+    instance = instance_path or os.environ.get("OKNO_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+    app = Flask(
+        "okno",
+        instance_path=instance,
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(Path(__file__).parent / "static"),
+        root_path=str(Path(__file__).parent),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_config(app, test_config)
+    register_extensions(app)
+    register_database_events(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_commands(app)
+    register_templating(app)
+    return app
+
+
+def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    env = load_environment(Path(app.instance_path))
+    if test_config:
+        env.update({k: v for k, v in test_config.items() if isinstance(v, str)})
+    app.config.update(build_config(env, Path(app.instance_path)))
+    if test_config:
+        app.config.update({k: v for k, v in test_config.items() if not isinstance(v, str)})
+    if app.config["OKNO_ENV"] == "production":
+        check_production(app.config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def register_extensions(app: Flask) -> None:
+    import scheduler.models  # noqa: F401 - every table registered before migrations run
+    from scheduler.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from scheduler.jobs import init_jobs
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    login_manager.init_app(app)
+    init_jobs(app)
+
+
+def select_locale() -> str:
+    """Russian unless the visitor chose English (kept in the session) or asks for it."""
+    choice = session.get("lang")
+    if choice in ("ru", "en"):
+        return str(choice)
+    return "ru"
+
+
+def register_database_events(app: Flask) -> None:
+    from scheduler.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine)
+
+    from scheduler.mail.notify import install_outbox_notifier
+
+    install_outbox_notifier()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Foreign keys on, WAL, and serialised write transactions that SQLAlchemy fully controls.
+
+    pysqlite's own transaction handling breaks SAVEPOINT; the SQLAlchemy docs' recipe
+    hands BEGIN to SQLAlchemy instead. BEGIN IMMEDIATE takes the write lock up front (waiting
+    up to busy_timeout): a deferred transaction that read first and writes later fails at
+    once with "database is locked" when another process committed meanwhile, and serialised
+    writers are what keeps the embedded database free of double bookings.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_blueprints(app: Flask) -> None:
+    from scheduler.auth.views import bp as auth_bp
+    from scheduler.health import bp as health_bp
+    from scheduler.staff.views import bp as staff_bp
+    from scheduler.web import bp as web_bp
+
+    app.register_blueprint(web_bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(staff_bp)
+
+
+def register_errors(app: Flask) -> None:
+    from scheduler.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from scheduler.cli import register_cli
+
+    register_cli(app)
+
+
+def register_templating(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    @app.context_processor
+    def _inject() -> dict[str, Any]:
+        return {"current_locale": str(get_locale() or "ru")}

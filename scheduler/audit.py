@@ -1,0 +1,72 @@
+"""The audit log: who changed what, and when, for every booking, ticket and setting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from scheduler.db import Base, UTCDateTime, utcnow
+
+
+class AuditEntry(Base):
+    """One recorded change. ``changes`` holds field → [old, new]; never secrets."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_type: Mapped[str] = mapped_column(String(20))  # staff, citizen, partner, system
+    actor_id: Mapped[int | None]
+    actor_label: Mapped[str] = mapped_column(String(200), default="")
+    action: Mapped[str] = mapped_column(String(80))
+    entity_type: Mapped[str] = mapped_column(String(80))
+    entity_id: Mapped[str] = mapped_column(String(80))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Actor:
+    """Who is acting: passed into services so that they never read the request themselves."""
+
+    __slots__ = ("id", "kind", "label")
+
+    def __init__(self, kind: str, id: int | None = None, label: str = "") -> None:
+        self.kind = kind
+        self.id = id
+        self.label = label
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls("system", None, label)
+
+    @classmethod
+    def staff(cls, user: Any) -> Actor:
+        return cls("staff", user.id, user.email)
+
+    def __repr__(self) -> str:
+        return f"<Actor {self.kind}:{self.id} {self.label}>"
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    changes: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Add an audit entry to the caller's transaction (committed, or not, with the change)."""
+    entry = AuditEntry(
+        actor_type=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        changes=changes or {},
+    )
+    session.add(entry)
+    return entry

@@ -1,0 +1,12 @@
+"""Production calendars: working days, decree transfers and working-day deadlines."""
+
+from scheduler.calendar.deadlines import closing_time_from_hours, followup_due_at
+from scheduler.calendar.working_days import DEFAULT_OPEN_WEEKDAYS, WorkingCalendar, calendar_for
+
+__all__ = [
+    "DEFAULT_OPEN_WEEKDAYS",
+    "WorkingCalendar",
+    "calendar_for",
+    "closing_time_from_hours",
+    "followup_due_at",
+]

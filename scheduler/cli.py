@@ -1,0 +1,67 @@
+"""Command-line tools: staff users, demo data and the background worker."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from scheduler.audit import Actor
+from scheduler.auth.models import Role
+from scheduler.errors import DomainError
+from scheduler.extensions import db
+
+users_cli = AppGroup("users", help="Manage staff accounts.")
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.password_option(help="At least 12 characters (prompted when omitted).")
+def create_user_command(email: str, full_name: str, role: str, password: str) -> None:
+    """Create a staff account."""
+    from scheduler.auth.services import create_user
+
+    try:
+        user = create_user(db.session, Actor.system("cli"), email=email, full_name=full_name, role=role,
+                           password=password)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"created {user.role.value} {user.email}")
+
+
+@click.command("demo-data")
+@click.option("--logins-only", is_flag=True, help="Only print the demo staff logins.")
+def demo_data_command(logins_only: bool) -> None:
+    """Load the demo departments, topics, experts, schedules and staff users (idempotent)."""
+    from scheduler.demo import demo_logins, load_demo_data
+
+    if logins_only:
+        logins = demo_logins()
+    else:
+        logins = load_demo_data(db.session)
+        db.session.commit()
+    click.echo("Staff logins (development only):")
+    for email, password, role in logins:
+        click.echo(f"  {role:<11} {email:<32} {password}")
+
+
+@click.command("worker")
+@click.option("--workers", default=2, show_default=True, help="Threads running jobs.")
+def worker_command(workers: int) -> None:
+    """Run the background worker: email delivery and periodic jobs (huey consumer)."""
+    from scheduler.jobs import huey, run_outbox_delivery
+
+    run_outbox_delivery()  # whatever waited while no worker ran
+    consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
+                                    initial_delay=0.2, backoff=1.2, max_delay=2.0)
+    consumer.run()
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_data_command)
+    app.cli.add_command(worker_command)

@@ -1,0 +1,152 @@
+"""Configuration read from the environment (and a .env file), with production safety checks."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENVIRONMENTS = ("development", "production", "testing")
+
+# A key shorter than this is guessable enough to forge session cookies.
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or inconsistent; the app refuses to start."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Point plain PostgreSQL URLs at psycopg 3, the driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _instance_secret_key(instance_path: Path) -> str:
+    """A development key generated once and kept in the instance folder."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
+    """Turn environment variables into Flask configuration values.
+
+    ``OKNO_ENV`` selects development (default), production or testing; production refuses
+    unsafe defaults (see ``check_production``).
+    """
+    environment = env.get("OKNO_ENV", "development")
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f"OKNO_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
+    production = environment == "production"
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'okno.sqlite'}"
+    secret_key = env.get("SECRET_KEY") or ("" if production else _instance_secret_key(instance_path))
+    redis_url = env.get("REDIS_URL", "")
+    default_tz = env.get("DEFAULT_TIMEZONE", "Europe/Moscow")
+    try:
+        ZoneInfo(default_tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"DEFAULT_TIMEZONE {default_tz!r} is not an IANA time zone") from exc
+
+    return {
+        "OKNO_ENV": environment,
+        "TESTING": environment == "testing",
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_DATABASE_URI_EXPLICIT": bool(env.get("DATABASE_URL")),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "DEFAULT_TIMEZONE": default_tz,
+        "REDIS_URL": redis_url,
+        # Mail
+        "SMTP_HOST": env.get("SMTP_HOST", ""),
+        "SMTP_PORT": _int(env, "SMTP_PORT", 587),
+        "SMTP_USER": env.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _bool(env.get("SMTP_STARTTLS"), default=True),
+        "SMTP_SSL": _bool(env.get("SMTP_SSL")),
+        "SMTP_TIMEOUT": _int(env, "SMTP_TIMEOUT", 30),
+        "MAIL_FROM": env.get("MAIL_FROM", "okno <no-reply@okno.example.org>"),
+        "MAIL_FILE_DIR": env.get("MAIL_FILE_DIR", str(instance_path / "mail")),
+        "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 10),
+        "OUTBOX_BACKOFF_SECONDS": _int(env, "OUTBOX_BACKOFF_SECONDS", 30),
+        "OUTBOX_BACKOFF_MAX_SECONDS": _int(env, "OUTBOX_BACKOFF_MAX_SECONDS", 3600),
+        "OUTBOX_LEASE_SECONDS": _int(env, "OUTBOX_LEASE_SECONDS", 300),
+        "OUTBOX_NOTIFY_WORKER": _bool(env.get("OUTBOX_NOTIFY_WORKER"), default=True),
+        # Jobs: huey on SQLite in the instance folder unless Redis is configured.
+        "JOBS_SQLITE_PATH": env.get("JOBS_SQLITE_PATH", str(instance_path / "jobs.sqlite")),
+        # Sessions and cookies
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production or _bool(env.get("SESSION_COOKIE_SECURE")),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production or _bool(env.get("SESSION_COOKIE_SECURE")),
+        "PERMANENT_SESSION_LIFETIME": _int(env, "SESSION_LIFETIME_SECONDS", 8 * 3600),
+        "WTF_CSRF_TIME_LIMIT": _int(env, "CSRF_TIME_LIMIT_SECONDS", 8 * 3600),
+        # Rate limits
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per 5 minutes"),
+        # Language
+        "BABEL_DEFAULT_LOCALE": "ru",
+        "BABEL_DEFAULT_TIMEZONE": default_tz,
+        "LANGUAGES": ("ru", "en"),
+    }
+
+
+def check_production(config: Mapping[str, Any]) -> None:
+    """Refuse to run production on defaults that are only safe on a developer's laptop."""
+    problems: list[str] = []
+    key = config.get("SECRET_KEY") or ""
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        problems.append(f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} characters")
+    if not config.get("SQLALCHEMY_DATABASE_URI_EXPLICIT"):
+        problems.append("DATABASE_URL must be set explicitly (PostgreSQL in production)")
+    if not str(config.get("PUBLIC_BASE_URL", "")).startswith("https://"):
+        problems.append("PUBLIC_BASE_URL must be an https:// address")
+    if not config.get("SMTP_HOST"):
+        problems.append("SMTP_HOST must be set: production mail is never written to files")
+    if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
+        problems.append("REDIS_URL (or RATELIMIT_STORAGE_URI) must be set: in-memory rate limits are per process")
+    if problems:
+        raise ConfigError("unsafe production configuration:\n  - " + "\n  - ".join(problems))
+
+
+def load_environment(instance_path: Path) -> dict[str, str]:
+    """The process environment, over a ``.env`` file in the working directory if one exists."""
+    from dotenv import dotenv_values
+
+    values: dict[str, str] = {}
+    dotenv_path = Path.cwd() / ".env"
+    if dotenv_path.exists():
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update(os.environ)
+    return values

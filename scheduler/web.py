@@ -1,0 +1,26 @@
+"""The public home page and the language switch."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+
+bp = Blueprint("web", __name__)
+
+
+@bp.route("/")
+def index() -> Any:
+    return render_template("index.html")
+
+
+@bp.route("/language", methods=["POST"])
+def set_language() -> Any:
+    """Remember the chosen language; a POST so that crawlers and prefetchers never flip it."""
+    lang = request.form.get("lang", "ru")
+    session["lang"] = lang if lang in ("ru", "en") else "ru"
+    target = request.form.get("next") or url_for("web.index")
+    if urlsplit(target).netloc or not target.startswith("/") or target.startswith("//"):
+        target = url_for("web.index")
+    return redirect(target)

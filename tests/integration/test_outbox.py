@@ -1,0 +1,174 @@
+"""The mail outbox: written with the change, delivered over real SMTP, retried, never doubled."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from scheduler.db import utcnow
+from scheduler.mail.compose import Attachment, queue_email
+from scheduler.mail.delivery import FileTransport, RetryPolicy, SMTPTransport, claim_due, deliver_due
+from scheduler.mail.models import OutboxMessage, OutboxStatus
+from tests.smtp_server import RecordingHandler, smtp_server
+
+SENDER = "okno <no-reply@okno.example.org>"
+POLICY = RetryPolicy(max_attempts=3, backoff=timedelta(seconds=30), backoff_max=timedelta(minutes=10),
+                     lease=timedelta(minutes=5))
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[RecordingHandler, SMTPTransport]]:
+    with smtp_server() as (handler, port):
+        yield handler, SMTPTransport(host="127.0.0.1", port=port, starttls=False, timeout=5)
+
+
+def queue_test_message(session: Any, to: str = "citizen@example.org", **kw: Any) -> OutboxMessage:
+    return queue_email(session, to=to, template="test_message", context={"name": "Анна"}, **kw)
+
+
+def test_mail_is_written_only_if_the_change_commits(session: Any) -> None:
+    session.begin_nested()
+    queue_test_message(session)
+    session.rollback()
+    assert session.scalar(select(OutboxMessage.id)) is None
+    queue_test_message(session)
+    session.commit()
+    assert session.scalars(select(OutboxMessage)).one().status == OutboxStatus.PENDING
+
+
+def test_delivers_multipart_text_and_html_with_attachments(session: Any, smtp: Any) -> None:
+    handler, transport = smtp
+    invite = b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
+    queue_test_message(session, attachments=[
+        Attachment("invite.ics", "text/calendar", invite, inline=True, params={"method": "REQUEST"}),
+        Attachment("invite.ics", "application/ics", invite),
+    ])
+    session.commit()
+    report = deliver_due(session, transport, SENDER, utcnow(), POLICY)
+    assert report.sent == 1
+    [received] = handler.messages
+    assert received["Subject"] == "«Окно»: тестовое письмо"
+    assert received["To"] == "citizen@example.org"
+    types = [part.get_content_type() for part in received.walk()]
+    assert types[0] == "multipart/mixed"
+    assert "text/plain" in types and "text/html" in types
+    assert "text/calendar" in types and "application/ics" in types
+    calendar_part = next(p for p in received.walk() if p.get_content_type() == "text/calendar")
+    assert calendar_part.get_param("method") == "REQUEST"
+    text = next(p for p in received.walk() if p.get_content_type() == "text/plain").get_content()
+    assert "Здравствуйте, Анна!" in text
+    row = session.scalars(select(OutboxMessage)).one()
+    assert row.status == OutboxStatus.SENT and row.attempts == 1 and row.sent_at is not None
+
+
+def test_english_template_when_the_citizen_chose_english(session: Any, smtp: Any) -> None:
+    handler, transport = smtp
+    queue_test_message(session, locale="en")
+    session.commit()
+    deliver_due(session, transport, SENDER, utcnow(), POLICY)
+    assert handler.messages[0]["Subject"] == "okno: test message"
+
+
+def test_smtp_failure_is_retried_after_backoff(session: Any, smtp: Any) -> None:
+    handler, transport = smtp
+    handler.failures_left = 1
+    queue_test_message(session)
+    session.commit()
+    now = utcnow()
+    report = deliver_due(session, transport, SENDER, now, POLICY)
+    assert (report.sent, report.retried) == (0, 1)
+    row = session.scalars(select(OutboxMessage)).one()
+    assert row.status == OutboxStatus.PENDING
+    assert row.next_attempt_at == now + timedelta(seconds=30)
+    assert "451" in row.last_error
+    # Not before the backoff has passed...
+    assert deliver_due(session, transport, SENDER, now + timedelta(seconds=29), POLICY).sent == 0
+    # ...and then exactly once.
+    assert deliver_due(session, transport, SENDER, now + timedelta(seconds=30), POLICY).sent == 1
+    assert len(handler.messages) == 1
+
+
+def test_unreachable_smtp_server_keeps_the_message(session: Any) -> None:
+    from tests.smtp_server import free_port
+
+    queue_test_message(session)
+    session.commit()
+    transport = SMTPTransport(host="127.0.0.1", port=free_port(), starttls=False, timeout=2)
+    report = deliver_due(session, transport, SENDER, utcnow(), POLICY)
+    assert report.retried == 1
+    row = session.scalars(select(OutboxMessage)).one()
+    assert row.status == OutboxStatus.PENDING and "ConnectionRefused" in row.last_error
+
+
+def test_backoff_doubles_and_gives_up_after_max_attempts(session: Any, smtp: Any) -> None:
+    handler, transport = smtp
+    handler.failures_left = 10
+    queue_test_message(session)
+    session.commit()
+    now = utcnow()
+    deliver_due(session, transport, SENDER, now, POLICY)
+    row = session.scalars(select(OutboxMessage)).one()
+    assert row.next_attempt_at - now == timedelta(seconds=30)
+    now = row.next_attempt_at
+    deliver_due(session, transport, SENDER, now, POLICY)
+    session.refresh(row)
+    assert row.next_attempt_at - now == timedelta(seconds=60)
+    report = deliver_due(session, transport, SENDER, row.next_attempt_at, POLICY)
+    session.refresh(row)
+    assert report.failed == 1 and row.status == OutboxStatus.FAILED and row.attempts == 3
+    assert deliver_due(session, transport, SENDER, now + timedelta(days=1), POLICY).sent == 0
+    assert handler.messages == []
+
+
+def test_a_restarted_worker_sends_nothing_twice(session: Any, smtp: Any) -> None:
+    handler, transport = smtp
+    for n in range(3):
+        queue_test_message(session, to=f"c{n}@example.org")
+    session.commit()
+    assert deliver_due(session, transport, SENDER, utcnow(), POLICY).sent == 3
+    session.expunge_all()  # a new worker knows nothing but the database
+    assert deliver_due(session, transport, SENDER, utcnow() + timedelta(hours=1), POLICY).sent == 0
+    assert sorted(handler.message_ids()) == sorted(set(handler.message_ids()))
+    assert len(handler.messages) == 3
+
+
+def test_a_message_claimed_by_a_dead_worker_is_delivered_after_its_lease(session: Any, smtp: Any) -> None:
+    handler, transport = smtp
+    queue_test_message(session)
+    session.commit()
+    now = utcnow()
+    assert len(claim_due(session, now, POLICY)) == 1  # that worker then died
+    assert deliver_due(session, transport, SENDER, now + timedelta(minutes=1), POLICY).sent == 0
+    assert deliver_due(session, transport, SENDER, now + timedelta(minutes=6), POLICY).sent == 1
+    assert len(handler.messages) == 1
+
+
+def test_two_workers_never_claim_the_same_message(session: Any) -> None:
+    for n in range(4):
+        queue_test_message(session, to=f"c{n}@example.org")
+    session.commit()
+    now = utcnow()
+    first = claim_due(session, now, POLICY)
+    second = claim_due(session, now, POLICY)
+    assert len(first) == 4 and second == []
+
+
+def test_development_writes_mail_to_files(session: Any, tmp_path: Path) -> None:
+    queue_test_message(session)
+    session.commit()
+    deliver_due(session, FileTransport(tmp_path), SENDER, utcnow(), POLICY)
+    [eml] = list(tmp_path.glob("*.eml"))
+    assert "Subject:" in eml.read_text()
+
+
+def test_transport_follows_configuration(app: Flask) -> None:
+    from scheduler.mail.delivery import transport_from_config
+
+    assert isinstance(transport_from_config(app.config), FileTransport)
+    assert isinstance(transport_from_config({**app.config, "SMTP_HOST": "mail.example.org"}), SMTPTransport)

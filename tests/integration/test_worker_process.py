@@ -1,0 +1,83 @@
+"""The real worker process: a commit nudges it, and a killed and restarted worker sends nothing twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from scheduler.app import PROJECT_ROOT, create_app
+from scheduler.extensions import db
+from scheduler.mail.compose import queue_email
+from scheduler.mail.models import OutboxMessage, OutboxStatus
+from tests.conftest import app_config
+from tests.smtp_server import smtp_server
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as output:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--workers", "2"],
+            cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+
+def test_worker_delivers_on_commit_and_survives_a_kill(fresh_database_url: str, tmp_path: Path,
+                                                       restore_jobs: None) -> None:
+    with smtp_server() as (handler, port):
+        settings = app_config(
+            fresh_database_url, tmp_path, OKNO_ENV="development", SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),
+            SMTP_STARTTLS="0", OUTBOX_NOTIFY_WORKER="1", JOBS_SQLITE_PATH=str(tmp_path / "jobs.sqlite"),
+        )
+        env = {**os.environ, **settings, "OKNO_INSTANCE_PATH": str(tmp_path)}
+        app = create_app(settings, instance_path=str(tmp_path))
+        with app.app_context():
+            db.create_all()
+
+            def queue(n: int) -> None:
+                for i in range(n):
+                    queue_email(db.session, to=f"c{i}@example.org", template="test_message", context={"name": "Анна"})
+                db.session.commit()  # the after-commit nudge enqueues a delivery job
+
+            queue(2)  # waiting before any worker runs
+            log = tmp_path / "worker.log"
+            worker = start_worker(env, log)
+            try:
+                wait_for(lambda: len(handler.messages) == 2)
+                queue(3)  # delivered by the nudge, well before the minute sweep
+                wait_for(lambda: len(handler.messages) == 5, timeout=15)
+            finally:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+            queue(1)
+            restarted = start_worker(env, log)
+            try:
+                wait_for(lambda: len(handler.messages) == 6)
+                time.sleep(1.0)  # room for a duplicate to show up, if the worker were to send one
+            finally:
+                os.killpg(restarted.pid, signal.SIGTERM)
+                restarted.wait(timeout=10)
+            ids = handler.message_ids()
+            assert len(ids) == 6 and len(set(ids)) == 6, log.read_text()
+            statuses = set(db.session.scalars(select(OutboxMessage.status)))
+            assert statuses == {OutboxStatus.SENT}
+            db.session.remove()
+            db.engine.dispose()

@@ -1,0 +1,42 @@
+"""Migrations: one head, a clean upgrade on an empty database, and no drift from the models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect
+
+from scheduler.app import PROJECT_ROOT, create_app
+from scheduler.extensions import db
+from tests.conftest import app_config
+
+pytestmark = pytest.mark.slow
+
+
+def test_migrations_have_a_single_head(app: Flask) -> None:
+    with app.app_context():
+        config = app.extensions["migrate"].migrate.get_config(str(PROJECT_ROOT / "migrations"))
+        heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 1, heads
+
+
+def test_upgrade_on_an_empty_database_matches_the_models_and_downgrades(
+    fresh_database_url: str, tmp_path: Path, restore_jobs: None
+) -> None:
+    migrated = create_app(app_config(fresh_database_url, tmp_path), instance_path=str(tmp_path))
+    with migrated.app_context():
+        upgrade()
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True, "render_as_batch": True})
+            drift = compare_metadata(context, db.metadata)
+        assert drift == [], f"models and migrations differ: {drift}"
+        downgrade(revision="base")
+        remaining = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+        assert remaining == set()
+        db.engine.dispose()
