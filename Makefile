@@ -26,7 +26,7 @@ install-test: $(VENV)/.installed-test translations
 
 ## Compile the message catalogs (Russian is the default language, English on request).
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -d scheduler/translations -f -q || $(BIN)/pybabel compile -d scheduler/translations -f
+	$(BIN)/pybabel compile -d scheduler/translations
 
 ## Re-extract strings and merge them into the catalogs (developers, after changing texts).
 translations-update: $(VENV)/.installed
@@ -50,6 +50,13 @@ test: install-test
 
 lint: install-test
 	$(BIN)/ruff check .
+
+## Benchmarks (printed figures, not tests): slot search, and a slot-release rush on PostgreSQL.
+bench-slots: install
+	$(BIN)/python bench/slots.py
+
+bench-rush: install
+	$(BIN)/python bench/rush.py --database-url $${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
 ## Refresh the vendored front-end assets from the npm registry (pinned in package.json).
 vendor:

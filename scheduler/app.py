@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, session
+from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -68,13 +68,21 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     login_manager.init_app(app)
     init_jobs(app)
+    import booking.jobs  # noqa: F401 - registers the booking jobs with the worker
 
 
 def select_locale() -> str:
-    """Russian unless the visitor chose English (kept in the session) or asks for it."""
+    """Russian unless the visitor chose English (kept in the session).
+
+    API clients choose with Accept-Language; outside a request (jobs, the CLI) it is Russian.
+    """
+    if not has_request_context():
+        return "ru"
     choice = session.get("lang")
     if choice in ("ru", "en"):
         return str(choice)
+    if request.path.startswith("/api/"):
+        return request.accept_languages.best_match(("ru", "en")) or "ru"
     return "ru"
 
 
@@ -117,15 +125,33 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from booking.api import bp as api_bp
+    from booking.api import register_routes as register_api_routes
+    from booking.api.limits import apply_api_limits
+    from booking.citizen import register_routes as register_citizen_routes
+    from booking.citizen.views import bp as citizen_bp
     from scheduler.auth.views import bp as auth_bp
+    from scheduler.extensions import csrf
     from scheduler.health import bp as health_bp
+    from scheduler.schedules.views import bp as schedules_bp
     from scheduler.staff.views import bp as staff_bp
     from scheduler.web import bp as web_bp
 
     app.register_blueprint(web_bp)
+    register_citizen_routes()
+    app.register_blueprint(citizen_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(schedules_bp)
+    # The schedule preview needs free slots, which know about bookings: hand it the search.
+    from booking.availability import search_slots
+
+    app.extensions["okno.slot_search"] = search_slots
+    register_api_routes()
+    apply_api_limits(api_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # token-less JSON for partners; browser forms never post here
 
 
 def register_errors(app: Flask) -> None:
@@ -135,13 +161,23 @@ def register_errors(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from booking.apikeys import api_key_cli
     from scheduler.cli import register_cli
 
     register_cli(app)
+    app.cli.add_command(api_key_cli)
 
 
 def register_templating(app: Flask) -> None:
     from flask_babel import get_locale
+
+    from booking.labels import event_label, status_label
+    from scheduler.timefmt import local_date, local_datetime, local_time, zone_label
+
+    app.jinja_env.globals.update(
+        zone_label=zone_label, local_date=local_date, local_time=local_time, local_datetime=local_datetime,
+        status_label=status_label, event_label=event_label,
+    )
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

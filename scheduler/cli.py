@@ -33,6 +33,28 @@ def create_user_command(email: str, full_name: str, role: str, password: str) ->
     click.echo(f"created {user.role.value} {user.email}")
 
 
+@users_cli.command("set-password")
+@click.option("--email", required=True)
+@click.password_option(help="At least 12 characters (prompted when omitted).")
+def set_password_command(email: str, password: str) -> None:
+    """Set a staff member's password (e.g. for experts created by `setup import`)."""
+    from sqlalchemy import select
+
+    from scheduler.audit import record
+    from scheduler.auth.models import User, normalise_email
+    from scheduler.auth.services import MIN_PASSWORD_LENGTH
+
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise click.ClickException(f"no staff account with the email {email}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    user.set_password(password)
+    record(db.session, Actor.system("cli"), "user.password_set", "user", user.id)
+    db.session.commit()
+    click.echo(f"password set for {user.email}")
+
+
 @click.command("demo-data")
 @click.option("--logins-only", is_flag=True, help="Only print the demo staff logins.")
 def demo_data_command(logins_only: bool) -> None:
@@ -46,7 +68,7 @@ def demo_data_command(logins_only: bool) -> None:
         db.session.commit()
     click.echo("Staff logins (development only):")
     for email, password, role in logins:
-        click.echo(f"  {role:<11} {email:<32} {password}")
+        click.echo(f"  {role:<11} {email:<42} {password}")
 
 
 @click.command("worker")
@@ -62,6 +84,9 @@ def worker_command(workers: int) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from scheduler.setup.cli import setup_cli
+
     app.cli.add_command(users_cli)
+    app.cli.add_command(setup_cli)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(worker_command)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, Enum, MetaData
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -56,3 +57,8 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """The current instant, aware, in UTC (a callable for column defaults)."""
     return datetime.now(UTC)
+
+
+def str_enum(cls: type[enum.Enum], name: str) -> Enum:
+    """An enum column stored as its string values (portable; no native enum type to migrate)."""
+    return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])

@@ -6,13 +6,26 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from scheduler.departments.models import Department
+from scheduler.extensions import db
 
 bp = Blueprint("web", __name__)
 
 
 @bp.route("/")
 def index() -> Any:
-    return render_template("index.html")
+    """Topics grouped by department: where every citizen journey starts."""
+    departments = db.session.scalars(
+        select(Department)
+        .where(Department.is_active.is_(True))
+        .options(selectinload(Department.topics))
+        .order_by(Department.title)
+    ).all()
+    groups = [(d, [t for t in d.topics if t.is_active]) for d in departments]
+    return render_template("index.html", groups=[(d, topics) for d, topics in groups if topics])
 
 
 @bp.route("/language", methods=["POST"])

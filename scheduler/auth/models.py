@@ -7,13 +7,22 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import Enum, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scheduler.db import Base, UTCDateTime, utcnow
+from scheduler.db import Base, UTCDateTime, str_enum, utcnow
 
 _hasher = PasswordHasher()
+# The same algorithm at its cheapest settings, for test suites that create hundreds of users.
+_testing_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def password_hasher() -> PasswordHasher:
+    if has_app_context() and current_app.config.get("TESTING"):
+        return _testing_hasher
+    return _hasher
 
 
 class Role(enum.StrEnum):
@@ -34,29 +43,33 @@ class User(UserMixin, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(
-        Enum(Role, name="user_role", native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+        str_enum(Role, "user_role")
     )
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active_account: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A supervisor's (or expert's) department; a reception desk's location.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.is_active_account
 
     def set_password(self, password: str) -> None:
-        self.password_hash = _hasher.hash(password)
+        self.password_hash = password_hasher().hash(password)
 
     def check_password(self, password: str) -> bool:
         """Verify with argon2, upgrading the hash when its parameters are outdated."""
+        hasher = password_hasher()
         try:
-            _hasher.verify(self.password_hash, password)
+            hasher.verify(self.password_hash, password)
         except VerifyMismatchError:
             return False
         except (VerificationError, InvalidHashError):
             return False
-        if _hasher.check_needs_rehash(self.password_hash):
+        if hasher.check_needs_rehash(self.password_hash):
             self.set_password(password)
         return True
 

@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Index, String, Text
+from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scheduler.db import Base, UTCDateTime, utcnow
+from scheduler.db import Base, UTCDateTime, str_enum, utcnow
 
 
 class OutboxStatus(enum.StrEnum):
@@ -36,8 +36,7 @@ class OutboxMessage(Base):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     template: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[OutboxStatus] = mapped_column(
-        Enum(OutboxStatus, name="outbox_status", native_enum=False, length=20,
-             values_callable=lambda e: [m.value for m in e]),
+        str_enum(OutboxStatus, "outbox_status"),
         default=OutboxStatus.PENDING,
     )
     attempts: Mapped[int] = mapped_column(default=0)

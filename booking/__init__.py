@@ -1,0 +1,1 @@
+"""Citizen bookings, the reception desk and follow-up tickets."""

@@ -1,0 +1,160 @@
+"""Partner API keys: created once and shown once, stored only as a SHA-256, revoked by prefix.
+
+A key reads ``okno_<prefix>_<secret>``: the prefix (8 hex digits) names the key in lists,
+logs and the audit trail and is not secret; the secret is 256 random bits, so a plain
+SHA-256 is enough to store the whole key (nothing to brute-force offline).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import click
+from flask.cli import AppGroup
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from booking.models import ApiKey
+from scheduler.audit import Actor, record
+from scheduler.db import utcnow
+from scheduler.errors import DomainError
+
+KEY_SCHEME = "okno"
+PREFIX_BYTES = 4  # 8 hex digits
+SECRET_BYTES = 32
+KEY_MAX_LENGTH = 100  # okno_ + 8 + _ + 43: anything much longer is not one of ours
+NAME_MAX = 200
+
+
+@dataclass(frozen=True)
+class Partner:
+    """Who is calling the API with a valid key: plain values, safe to keep on ``g``."""
+
+    id: int
+    name: str
+    prefix: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor("partner", self.id, f"api key {self.prefix}")
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _new_prefix(session: Session) -> str:
+    while True:
+        prefix = secrets.token_hex(PREFIX_BYTES)
+        if session.scalar(select(ApiKey.id).where(ApiKey.prefix == prefix)) is None:
+            return prefix
+
+
+def create_key(session: Session, name: str, actor: Actor, now: datetime | None = None) -> tuple[ApiKey, str]:
+    """A new key for a partner: returns the row and the key itself, which is never stored."""
+    clean = " ".join(name.split())
+    if not clean:
+        raise DomainError({"name": _l("Give the partner's name.")})
+    if len(clean) > NAME_MAX:
+        raise DomainError({"name": _l("The name is too long.")})
+    prefix = _new_prefix(session)
+    key = f"{KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
+    row = ApiKey(name=clean, prefix=prefix, key_hash=key_hash(key), created_at=now or utcnow())
+    session.add(row)
+    session.flush()
+    record(session, actor, "api_key.created", "api_key", prefix, {"name": [None, clean]})
+    return row, key
+
+
+def parse_prefix(key: str) -> str | None:
+    """The prefix of something shaped like one of our keys, else None."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_SCHEME or not parts[1] or not parts[2]:
+        return None
+    return parts[1]
+
+
+def verify_key(session: Session, key: str) -> Partner | None:
+    """The partner holding this key, or None for an unknown, malformed or revoked key."""
+    if not key or len(key) > KEY_MAX_LENGTH or parse_prefix(key) is None:
+        return None
+    try:
+        digest = key_hash(key)
+    except UnicodeEncodeError:
+        return None
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, digest):
+        return None
+    return Partner(row.id, row.name, row.prefix)
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
+
+
+def revoke_key(session: Session, prefix: str, actor: Actor, now: datetime | None = None) -> ApiKey:
+    """Revoke the key with this prefix (``okno_<prefix>`` or a whole key is accepted too)."""
+    wanted = (parse_prefix(prefix.strip()) or prefix.strip().removeprefix(f"{KEY_SCHEME}_")).lower()
+    rows = list(session.scalars(select(ApiKey).where(ApiKey.prefix == wanted)))
+    if not rows:
+        raise DomainError({"prefix": _l("There is no API key with this prefix.")}, code="not_found")
+    row = rows[0]
+    if row.revoked_at is not None:
+        raise DomainError({"prefix": _l("This API key is already revoked.")}, code="conflict")
+    row.revoked_at = now or utcnow()
+    session.flush()
+    record(session, actor, "api_key.revoked", "api_key", row.prefix, {"revoked_at": [None, row.revoked_at.isoformat()]})
+    return row
+
+
+api_key_cli = AppGroup("api-key", help="Manage partner API keys.")
+
+
+@api_key_cli.command("create")
+@click.argument("name")
+def create_key_command(name: str) -> None:
+    """Create a key for partner NAME and print it once (the last line is the key alone)."""
+    from scheduler.extensions import db
+
+    try:
+        row, key = create_key(db.session, name, Actor.system("cli"))
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Created API key {row.prefix} for {row.name}. It is shown only now; store it safely:")
+    click.echo(key)
+
+
+@api_key_cli.command("list")
+def list_keys_command() -> None:
+    """List the keys: prefix, created, state and partner name (never the keys themselves)."""
+    from scheduler.extensions import db
+
+    rows = list_keys(db.session)
+    if not rows:
+        click.echo("No API keys.")
+        return
+    for row in rows:
+        state = f"revoked {row.revoked_at.isoformat(timespec='minutes')}" if row.revoked_at else "active"
+        click.echo(f"{row.prefix}  {row.created_at.isoformat(timespec='minutes')}  {state:<30}  {row.name}")
+
+
+@api_key_cli.command("revoke")
+@click.argument("prefix")
+def revoke_key_command(prefix: str) -> None:
+    """Revoke the key with PREFIX: requests with it are refused from now on."""
+    from scheduler.extensions import db
+
+    try:
+        row = revoke_key(db.session, prefix, Actor.system("cli"))
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Revoked API key {row.prefix} ({row.name}).")

@@ -1,0 +1,217 @@
+"""Free-slot search: loads schedules and bookings for a whole range and runs the slot engine.
+
+One query per kind of input (experts, weekly rows, overrides, reception days, bookings),
+whatever the length of the range; the rules themselves live in ``scheduler.availability.engine``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from booking.models import ACTIVE_STATUSES, Booking, BookingStatus
+from scheduler.availability.engine import (
+    BusyInterval,
+    ReceptionWindow,
+    Slot,
+    TopicRules,
+    WeeklyInterval,
+    find_slots,
+)
+from scheduler.availability.engine import (
+    DateOverride as EngineOverride,
+)
+from scheduler.departments.models import Location, Topic
+from scheduler.experts.models import Expert, expert_topics
+from scheduler.schedules.models import DateOverride, ReceptionDay, WeeklyAvailability
+
+# The longest search one request may ask for; longer ranges are refused, not truncated.
+MAX_RANGE_DAYS = 62
+
+
+@dataclass(frozen=True)
+class FoundSlot:
+    """A free slot with what a page or the API shows about it."""
+
+    slot: Slot
+    expert: Expert
+    location: Location | None
+
+    @property
+    def start(self) -> datetime:
+        return self.slot.start
+
+    @property
+    def end(self) -> datetime:
+        return self.slot.end
+
+
+def topic_rules(topic: Topic) -> TopicRules:
+    return TopicRules(
+        topic_id=topic.id,
+        duration=topic.duration,
+        slot_interval=timedelta(minutes=topic.slot_interval_minutes) if topic.slot_interval_minutes else None,
+        buffer=topic.buffer,
+        min_notice=timedelta(minutes=topic.min_notice_minutes),
+        horizon_days=topic.horizon_days,
+        seats=topic.seats,
+        channels=frozenset(topic.channels),
+    )
+
+
+def topic_experts(session: Session, topic: Topic, expert_id: int | None = None) -> list[Expert]:
+    query = (
+        select(Expert)
+        .join(expert_topics, expert_topics.c.expert_id == Expert.id)
+        .where(expert_topics.c.topic_id == topic.id, Expert.is_active.is_(True))
+        .order_by(Expert.id)
+    )
+    if expert_id is not None:
+        query = query.where(Expert.id == expert_id)
+    return list(session.scalars(query).unique())
+
+
+def expand_reception_days(
+    days: Iterable[ReceptionDay], first_day: date, last_day: date, effective_weekday: object
+) -> list[ReceptionWindow]:
+    """Concrete reception windows per date from the recurring patterns and their exceptions.
+
+    On a transferred working weekend day a pattern follows the weekday the decree names
+    (the department calendar's ``effective_weekday``); the engine drops non-working days.
+    """
+    weekday_of = effective_weekday  # callable(date) -> int | None
+    windows: list[ReceptionWindow] = []
+    for pattern in days:
+        exceptions = {e.day: e for e in pattern.exceptions}
+        zone = ZoneInfo(pattern.location.timezone)
+        topic_ids = frozenset(t.id for t in pattern.topics)
+        expert_ids = frozenset(e.id for e in pattern.experts)
+        day = first_day - timedelta(days=1)  # a location east of the department may start a day early
+        while day <= last_day + timedelta(days=1):
+            in_validity = (pattern.valid_from is None or day >= pattern.valid_from) and (
+                pattern.valid_to is None or day <= pattern.valid_to
+            )
+            weekday = weekday_of(day)  # type: ignore[operator]
+            if in_validity and (weekday if weekday is not None else day.weekday()) in (pattern.weekdays or []):
+                starts, ends = pattern.starts, pattern.ends
+                exception = exceptions.get(day)
+                if exception is not None:
+                    if exception.is_cancelled or exception.starts is None or exception.ends is None:
+                        day += timedelta(days=1)
+                        continue
+                    starts, ends = exception.starts, exception.ends
+                windows.append(ReceptionWindow(pattern.location_id, day, starts, ends, zone, topic_ids, expert_ids))
+            day += timedelta(days=1)
+    return windows
+
+
+def search_slots(
+    session: Session,
+    topic: Topic,
+    channel: str,
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    expert_id: int | None = None,
+    exclude_booking_id: int | None = None,
+) -> list[FoundSlot]:
+    """Free slots of ``topic`` on ``channel`` for the local dates ``first_day..last_day``.
+
+    ``exclude_booking_id`` leaves one booking out of the busy times, so that a reschedule
+    may move within (or next to) its own current time.
+    """
+    if channel not in topic.channels:
+        return []
+    department = topic.department
+    tz = department.zone
+    calendar = department.working_calendar
+    experts = topic_experts(session, topic, expert_id)
+    if not experts:
+        return []
+    ids = [e.id for e in experts]
+
+    weekly = [
+        WeeklyInterval(r.expert_id, r.channel.value, r.weekday, r.starts, r.ends, r.valid_from, r.valid_to,  # type: ignore[arg-type]
+                       r.location_id)
+        for r in session.scalars(select(WeeklyAvailability).where(WeeklyAvailability.expert_id.in_(ids)))
+    ]
+    pad = timedelta(days=1)
+    overrides = [
+        EngineOverride(o.expert_id, o.first_day, o.last_day, o.kind.value, o.channel.value if o.channel else None,  # type: ignore[arg-type]
+                       o.parsed_intervals())
+        for o in session.scalars(
+            select(DateOverride).where(
+                DateOverride.expert_id.in_(ids),
+                DateOverride.last_day >= first_day - pad,
+                DateOverride.first_day <= last_day + pad,
+            )
+        )
+    ]
+    reception: list[ReceptionWindow] = []
+    if channel == "in_person":
+        patterns = session.scalars(
+            select(ReceptionDay)
+            .where(ReceptionDay.topics.any(Topic.id == topic.id))
+            .options(
+                selectinload(ReceptionDay.topics),
+                selectinload(ReceptionDay.experts),
+                selectinload(ReceptionDay.exceptions),
+                selectinload(ReceptionDay.location),
+            )
+        ).all()
+        reception = expand_reception_days(patterns, first_day, last_day, calendar.effective_weekday)
+
+    busy = load_busy(session, ids, first_day, last_day, tz, now, exclude_booking_id)
+    slots = find_slots(
+        topic=topic_rules(topic), channel=channel, first_day=first_day, last_day=last_day,  # type: ignore[arg-type]
+        now=now, tz=tz, calendar=calendar, business_hours=department.hours_by_weekday(), expert_ids=ids,
+        weekly=weekly, overrides=overrides, reception=reception, busy=busy,
+    )
+    by_id = {e.id: e for e in experts}
+    locations = _locations(session, {s.location_id for s in slots if s.location_id is not None})
+    return [FoundSlot(s, by_id[s.expert_id], locations.get(s.location_id) if s.location_id else None) for s in slots]
+
+
+def _locations(session: Session, ids: set[int]) -> dict[int, Location]:
+    if not ids:
+        return {}
+    return {loc.id: loc for loc in session.scalars(select(Location).where(Location.id.in_(ids)))}
+
+
+def load_busy(
+    session: Session,
+    expert_ids: Sequence[int],
+    first_day: date,
+    last_day: date,
+    tz: ZoneInfo,
+    now: datetime,
+    exclude_booking_id: int | None = None,
+) -> list[BusyInterval]:
+    """Every interval the experts hold around the range: live bookings and unexpired holds."""
+    range_start = datetime.combine(first_day - timedelta(days=2), time(0), tzinfo=tz)
+    range_end = datetime.combine(last_day + timedelta(days=2), time(0), tzinfo=tz)
+    query = (
+        select(Booking.expert_id, Booking.topic_id, Booking.starts_at, Booking.ends_at, Topic.buffer_minutes)
+        .join(Topic, Topic.id == Booking.topic_id)
+        .where(
+            Booking.expert_id.in_(expert_ids),
+            Booking.status.in_(ACTIVE_STATUSES),
+            Booking.starts_at < range_end,
+            Booking.ends_at > range_start,
+            or_(
+                Booking.status != BookingStatus.PENDING,
+                and_(Booking.hold_expires_at.is_not(None), Booking.hold_expires_at > now),
+            ),
+        )
+    )
+    if exclude_booking_id is not None:
+        query = query.where(Booking.id != exclude_booking_id)
+    return [
+        BusyInterval(expert_id, topic_id, starts_at, ends_at, timedelta(minutes=buffer_minutes))
+        for expert_id, topic_id, starts_at, ends_at, buffer_minutes in session.execute(query)
+    ]

@@ -1,0 +1,87 @@
+"""The citizen's personal page: all their bookings, reached by a magic link sent to their email."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from booking.citizen.forms import PersonalLinkForm
+from booking.citizen.views import bp
+from booking.citizens import normalise_email_address
+from booking.codes import display_code, new_token, token_hash
+from booking.links import manage_token_for
+from booking.models import Booking, CitizenLink
+from scheduler.db import utcnow
+from scheduler.errors import DomainError
+from scheduler.extensions import db, limiter
+from scheduler.mail.compose import queue_email
+
+
+def _link_limit() -> str:
+    return str(current_app.config["BOOKING_HOLD_RATE_LIMIT"])
+
+
+@bp.route("/me", methods=["GET", "POST"])
+@limiter.limit(_link_limit, methods=["POST"])
+def personal() -> ResponseReturnValue:
+    email = session.get("citizen_email")
+    if email and request.method == "GET":
+        return _personal_page(email)
+    form = PersonalLinkForm()
+    if form.validate_on_submit():
+        try:
+            address = normalise_email_address(form.email.data or "")
+        except DomainError as exc:
+            form.email.errors = [*list(form.email.errors or []), *exc.fields.values()]
+        else:
+            _send_link(address)
+            db.session.commit()
+            # The same answer whether or not we know the address: nobody can probe who booked.
+            flash(_("If there are bookings for this email, we have sent a link to it."), "info")
+            return redirect(url_for("citizen.personal"))
+    return render_template("citizen/personal_request.html", form=form), (422 if form.errors else 200)
+
+
+def _send_link(email: str) -> None:
+    known = db.session.scalar(select(Booking.id).where(Booking.citizen_email == email).limit(1))
+    if known is None:
+        return
+    token = new_token()
+    max_age = int(current_app.config["MAGIC_LINK_MAX_AGE_SECONDS"])
+    db.session.add(CitizenLink(token_hash=token_hash(token), email=email,
+                               expires_at=utcnow() + timedelta(seconds=max_age)))
+    link = f"{current_app.config['PUBLIC_BASE_URL']}{url_for('citizen.personal_link', token=token)}"
+    queue_email(db.session, to=email, template="citizen_link", locale=str(get_locale() or "ru"),
+                context={"link": link, "hours": max_age // 3600})
+
+
+@bp.route("/me/<token>")
+def personal_link(token: str) -> ResponseReturnValue:
+    link = db.session.scalar(select(CitizenLink).where(CitizenLink.token_hash == token_hash(token)))
+    if link is None or link.expires_at <= utcnow():
+        abort(404)
+    session["citizen_email"] = link.email
+    return redirect(url_for("citizen.personal"))
+
+
+@bp.route("/me/leave", methods=["POST"])
+def personal_leave() -> ResponseReturnValue:
+    session.pop("citizen_email", None)
+    return redirect(url_for("web.index"))
+
+
+def _personal_page(email: str) -> ResponseReturnValue:
+    bookings = db.session.scalars(
+        select(Booking).where(Booking.citizen_email == email).order_by(Booking.starts_at.desc())
+    ).all()
+    # The page is proof of the email, which is what the manage links prove too.
+    from booking.citizen.manage import grant_manage
+
+    for booking in bookings:
+        grant_manage(booking.code, manage_token_for(booking, current_app.config))
+    return render_template("citizen/personal.html", bookings=bookings, display_code=display_code, now=utcnow())

@@ -1,0 +1,63 @@
+"""Booking codes, manage tokens and email confirmation codes, and how they are stored.
+
+A booking code is short and said over the phone, so it avoids look-alike characters; it
+is still drawn from 31^8 ≈ 8.5·10^11 values, so with rate limits it cannot be enumerated.
+It is not a secret: the manage token is, and it is kept only as a hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+# No 0/O, 1/I/L: people read these codes aloud and type them from paper.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+
+
+def new_booking_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(raw: str) -> str:
+    """Accept what people type: lower case, spaces and dashes (look-alikes never occur in codes)."""
+    return raw.strip().upper().replace("-", "").replace(" ", "")
+
+
+def display_code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}" if len(code) == CODE_LENGTH else code
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def manage_token(secret_key: str, booking_code: str, salt: str) -> str:
+    """The secret of a booking's manage link, reproducible only with the app's secret key."""
+    digest = hmac.new(secret_key.encode("utf-8"), f"manage:{booking_code}:{salt}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).decode("ascii").rstrip("=")
+
+
+def token_hash(token: str) -> str:
+    """Manage tokens are 256-bit random values: a plain SHA-256 is enough to store them."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def tokens_match(token: str, stored_hash: str) -> bool:
+    return bool(stored_hash) and hmac.compare_digest(token_hash(token), stored_hash)
+
+
+def new_confirmation_code() -> str:
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def confirmation_code_hash(code: str, secret_key: str, booking_code: str) -> str:
+    """Six digits are brute-forced offline in no time, so the stored hash is keyed."""
+    message = f"{booking_code}:{code}".encode()
+    return hmac.new(secret_key.encode("utf-8"), message, hashlib.sha256).hexdigest()

@@ -1,0 +1,396 @@
+"""Booking operations: hold, confirm, cancel, reschedule, expire — without a double booking, ever.
+
+How double booking is prevented:
+
+* on PostgreSQL every write that takes an expert's time first locks that expert's row
+  (``SELECT ... FOR UPDATE``), then re-checks the slot with the slot engine, then inserts;
+  concurrent requests for the same expert queue on the lock, so the check and the insert
+  are atomic; experts are always locked in id order, so two reschedules cannot deadlock;
+* on SQLite every write transaction is ``BEGIN IMMEDIATE`` (see ``scheduler.app``), which
+  serialises writers for the whole database;
+* whatever the path, the partial unique index ``uq_bookings_active_seat`` refuses a second
+  active booking for the same expert, start and seat.
+
+Services never commit and never read the request: the caller commits once (and the outbox
+sends mail only after that commit).
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from booking.availability import FoundSlot, search_slots, topic_experts
+from booking.citizens import CitizenDetails
+from booking.codes import (
+    confirmation_code_hash,
+    manage_token,
+    new_booking_code,
+    new_confirmation_code,
+    new_salt,
+    token_hash,
+)
+from booking.models import ACTIVE_STATUSES, Booking, BookingEvent, BookingStatus
+from scheduler.audit import Actor, record
+from scheduler.departments.models import Topic
+from scheduler.errors import DomainError
+from scheduler.experts.models import Expert
+from scheduler.schedules.models import Channel
+
+
+@dataclass(frozen=True)
+class BookingPolicy:
+    """The configurable limits of booking (see the README for the settings)."""
+
+    hold_minutes: int = 15
+    active_per_topic: int = 1
+    max_code_attempts: int = 5
+    secret_key: str = ""
+
+    @classmethod
+    def from_config(cls, config: Any) -> BookingPolicy:
+        return cls(
+            hold_minutes=int(config["BOOKING_HOLD_MINUTES"]),
+            active_per_topic=int(config["BOOKING_ACTIVE_PER_TOPIC"]),
+            max_code_attempts=int(config["BOOKING_CODE_ATTEMPTS"]),
+            secret_key=str(config["SECRET_KEY"]),
+        )
+
+
+class SlotTaken(DomainError):
+    """The chosen time is no longer free.
+
+    The nearest free slots are looked up by ``find_alternatives`` only after the caller has
+    rolled back: computing them inside the booking transaction would keep the experts' locks
+    while everybody else in a rush waits for them.
+    """
+
+    def __init__(self, topic: Topic, channel: str, start: datetime, now: datetime, expert_id: int | None) -> None:
+        super().__init__({"start": _l("This time has just been taken. Choose another one.")}, code="slot_taken")
+        self.topic_id = topic.id
+        self.channel = channel
+        self.start = start
+        self.now = now
+        self.expert_id = expert_id
+
+    def find_alternatives(self, session: Session) -> list[FoundSlot]:
+        topic = session.get(Topic, self.topic_id)
+        if topic is None:
+            return []
+        return nearest_alternatives(session, topic, self.channel, self.start, self.now, self.expert_id)
+
+
+class LimitReached(DomainError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            {"email": _l("You already have %(n)s active booking(s) on this topic. Cancel one to book another.",
+                         n=limit)},
+            code="limit_reached",
+        )
+
+
+@dataclass
+class HoldResult:
+    booking: Booking
+    manage_token: str
+    confirmation_code: str = field(repr=False, default="")
+
+
+def lock_experts(session: Session, expert_ids: list[int]) -> None:
+    """Row locks on PostgreSQL, in id order so that no two transactions deadlock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for expert_id in sorted(set(expert_ids)):
+        session.execute(select(Expert.id).where(Expert.id == expert_id).with_for_update())
+
+
+def lock_citizen(session: Session, topic_id: int, email: str, phone: str) -> None:
+    """Serialise a citizen's bookings on one topic, so the per-topic limit holds under a rush."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted({f"okno:{topic_id}:{email}", f"okno:{topic_id}:{phone}"}):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
+def expire_holds(session: Session, now: datetime, expert_ids: list[int] | None = None) -> int:
+    """Cancel pending holds whose time ran out, so that the time is free again and recorded as such."""
+    query = select(Booking).where(
+        Booking.status == BookingStatus.PENDING, Booking.hold_expires_at.is_not(None), Booking.hold_expires_at <= now
+    )
+    if expert_ids is not None:
+        query = query.where(Booking.expert_id.in_(expert_ids))
+    expired = list(session.scalars(query))
+    for booking in expired:
+        _transition(session, booking, BookingStatus.CANCELLED, "hold_expired", Actor.system("hold expiry"), now)
+        booking.cancelled_at = now
+    return len(expired)
+
+
+def _transition(session: Session, booking: Booking, to: BookingStatus, kind: str, actor: Actor, now: datetime,
+                **details: Any) -> None:
+    before = booking.status
+    booking.status = to
+    booking.events.append(
+        BookingEvent(at=now, kind=kind, from_status=before.value if before else None, to_status=to.value,
+                     actor_type=actor.kind, actor_label=actor.label, details=details)
+    )
+    record(session, actor, f"booking.{kind}", "booking", booking.code,
+           {"status": [before.value if before else None, to.value], **{k: list(v) if isinstance(v, tuple) else v
+                                                                       for k, v in details.items()}})
+
+
+def _day_range(start: datetime, topic: Topic) -> tuple[Any, Any]:
+    local = start.astimezone(topic.department.zone).date()
+    return local - timedelta(days=1), local + timedelta(days=1)
+
+
+def find_exact_slot(session: Session, topic: Topic, channel: str, start: datetime, expert_id: int, now: datetime,
+                    exclude_booking_id: int | None = None) -> FoundSlot | None:
+    first, last = _day_range(start, topic)
+    for found in search_slots(session, topic, channel, first, last, now, expert_id=expert_id,
+                              exclude_booking_id=exclude_booking_id):
+        if found.start == start:
+            return found
+    return None
+
+
+def first_free_slot(session: Session, topic: Topic, channel: str, start: datetime, now: datetime,
+                    expert_id: int | None = None) -> FoundSlot | None:
+    """A free slot of some expert (or the chosen one) at exactly ``start``; one search, no locks."""
+    first, last = _day_range(start, topic)
+    found = search_slots(session, topic, channel, first, last, now, expert_id=expert_id)
+    return next((s for s in found if s.start == start), None)
+
+
+def free_experts_at(session: Session, topic: Topic, channel: str, start: datetime, now: datetime,
+                    candidates: list[int], exclude_booking_id: int | None = None) -> list[int]:
+    """Which of the candidates look free at ``start`` (one search, no locks; order kept)."""
+    first, last = _day_range(start, topic)
+    expert_id = candidates[0] if len(candidates) == 1 else None
+    found = search_slots(session, topic, channel, first, last, now, expert_id=expert_id,
+                         exclude_booking_id=exclude_booking_id)
+    free = {s.expert.id for s in found if s.start == start}
+    return [c for c in candidates if c in free]
+
+
+def nearest_alternatives(session: Session, topic: Topic, channel: str, start: datetime, now: datetime,
+                         expert_id: int | None = None, count: int = 5) -> list[FoundSlot]:
+    """The free slots closest in time to the one that was taken (either side)."""
+    local = start.astimezone(topic.department.zone).date()
+    first = max(local - timedelta(days=3), now.astimezone(topic.department.zone).date())
+    found = search_slots(session, topic, channel, first, local + timedelta(days=14), now, expert_id=expert_id)
+    found.sort(key=lambda s: (abs((s.start - start).total_seconds()), s.start, s.expert.id))
+    return sorted(found[:count], key=lambda s: (s.start, s.expert.id))
+
+
+def count_active(session: Session, topic_id: int, email: str, phone: str, now: datetime,
+                 exclude_booking_id: int | None = None) -> int:
+    query = select(func.count(Booking.id)).where(
+        Booking.topic_id == topic_id,
+        Booking.status.in_(ACTIVE_STATUSES),
+        or_(Booking.citizen_email == email, Booking.citizen_phone == phone),
+        or_(Booking.status != BookingStatus.PENDING, Booking.hold_expires_at > now),
+        Booking.ends_at > now,
+    )
+    if exclude_booking_id is not None:
+        query = query.where(Booking.id != exclude_booking_id)
+    return int(session.scalar(query) or 0)
+
+
+def _free_seat(session: Session, expert_id: int, start: datetime, exclude_booking_id: int | None = None) -> int:
+    query = select(Booking.seat).where(
+        Booking.expert_id == expert_id, Booking.starts_at == start, Booking.status.in_(ACTIVE_STATUSES)
+    )
+    if exclude_booking_id is not None:
+        query = query.where(Booking.id != exclude_booking_id)
+    taken = set(session.scalars(query))
+    seat = 1
+    while seat in taken:
+        seat += 1
+    return seat
+
+
+def hold_slot(
+    session: Session,
+    *,
+    topic: Topic,
+    channel: str,
+    start: datetime,
+    citizen: CitizenDetails,
+    question: str,
+    now: datetime,
+    policy: BookingPolicy,
+    actor: Actor,
+    expert_id: int | None = None,
+    locale: str = "ru",
+    source: str = "web",
+    partner_key_id: int | None = None,
+) -> HoldResult:
+    """Take the time for this citizen: a pending hold awaiting the email code.
+
+    With no expert chosen, the first expert (by id) who is free at that time is taken.
+    Raises SlotTaken (with alternatives), LimitReached, or DomainError.
+    """
+    if start.tzinfo is None:
+        raise DomainError({"start": _l("Give the time with its UTC offset.")})
+    if channel not in topic.channels:
+        raise DomainError({"channel": _l("This topic is not offered on this channel.")})
+    if citizen.applicant_type.value not in topic.applicant_types:
+        raise DomainError({"applicant_type": _l("This topic cannot be booked by this kind of applicant.")})
+
+    lock_citizen(session, topic.id, citizen.email, citizen.phone)
+    if count_active(session, topic.id, citizen.email, citizen.phone, now) >= policy.active_per_topic:
+        raise LimitReached(policy.active_per_topic)
+
+    candidates = [e.id for e in topic_experts(session, topic, expert_id)]
+    if expert_id is not None and not candidates:
+        raise DomainError({"expert": _l("This expert does not consult on this topic.")})
+    # Optimistic first look without locks: in a rush most requests lose, and they should
+    # learn it at once instead of queueing for a lock only to find the time taken.
+    candidates = free_experts_at(session, topic, channel, start, now, candidates)
+    for candidate in candidates:
+        lock_experts(session, [candidate])
+        expire_holds(session, now, [candidate])
+        found = find_exact_slot(session, topic, channel, start, candidate, now)
+        if found is None:
+            continue
+        booking = Booking(
+            code=new_booking_code(),
+            topic=topic,
+            channel=Channel(channel),
+            expert_id=candidate,
+            location_id=found.slot.location_id,
+            starts_at=found.start,
+            ends_at=found.end,
+            seat=_free_seat(session, candidate, found.start),
+            status=BookingStatus.PENDING,
+            hold_expires_at=now + timedelta(minutes=policy.hold_minutes),
+            created_at=now,
+            source=source,
+            partner_key_id=partner_key_id,
+            citizen_name=citizen.name,
+            citizen_email=citizen.email,
+            citizen_phone=citizen.phone,
+            applicant_type=citizen.applicant_type,
+            organisation=citizen.organisation,
+            inn=citizen.inn,
+            question=question,
+            consent_at=now,
+            locale=locale,
+            manage_token_salt=new_salt(),
+            manage_token_hash="",
+        )
+        token = manage_token(policy.secret_key, booking.code, booking.manage_token_salt)
+        code = new_confirmation_code()
+        booking.manage_token_hash = token_hash(token)
+        booking.confirmation_code_hash = confirmation_code_hash(code, policy.secret_key, booking.code)
+        try:
+            with session.begin_nested():
+                session.add(booking)
+                session.flush()
+        except IntegrityError:
+            continue  # the unique index caught a race the checks missed: try the next expert
+        booking.events.append(BookingEvent(at=now, kind="held", from_status=None, to_status="pending",
+                                           actor_type=actor.kind, actor_label=actor.label,
+                                           details={"start": found.start.isoformat()}))
+        record(session, actor, "booking.held", "booking", booking.code,
+               {"status": [None, "pending"], "start": [None, found.start.isoformat()], "expert": [None, candidate]})
+        return HoldResult(booking, token, code)
+    raise SlotTaken(topic, channel, start, now, expert_id)
+
+
+def confirm_hold(session: Session, booking: Booking, code: str, now: datetime, policy: BookingPolicy,
+                 actor: Actor) -> None:
+    """Check the emailed code; the hold becomes a confirmed booking."""
+    if booking.status != BookingStatus.PENDING:
+        raise DomainError({"code": _l("This booking does not wait for a code any more.")})
+    if booking.hold_expires_at is None or booking.hold_expires_at <= now:
+        raise DomainError({"code": _l("The time was held for %(n)s minutes and has been released. Book again.",
+                                      n=policy.hold_minutes)}, code="hold_expired")
+    if booking.confirmation_attempts >= policy.max_code_attempts:
+        raise DomainError({"code": _l("Too many wrong codes. Book again.")}, code="too_many_attempts")
+    booking.confirmation_attempts += 1
+    expected = confirmation_code_hash(code.strip(), policy.secret_key, booking.code)
+    if not hmac.compare_digest(expected, booking.confirmation_code_hash):
+        if booking.confirmation_attempts >= policy.max_code_attempts:
+            _transition(session, booking, BookingStatus.CANCELLED, "hold_released", actor, now,
+                        reason="too many wrong codes")
+            booking.cancelled_at = now
+            raise DomainError({"code": _l("Too many wrong codes. The time has been released; book again.")},
+                              code="too_many_attempts")
+        left = policy.max_code_attempts - booking.confirmation_attempts
+        raise DomainError({"code": _l("Wrong code. Attempts left: %(n)s.", n=left)})
+    confirm_booking(session, booking, now, actor)
+
+
+def confirm_booking(session: Session, booking: Booking, now: datetime, actor: Actor) -> None:
+    booking.confirmation_code_hash = ""
+    booking.hold_expires_at = None
+    booking.confirmed_at = now
+    booking.sequence += 1
+    _transition(session, booking, BookingStatus.CONFIRMED, "confirmed", actor, now)
+
+
+def cancel_booking(session: Session, booking: Booking, now: datetime, actor: Actor, reason: str = "") -> None:
+    if not booking.can_cancel(now):
+        raise DomainError({"booking": _l("This booking can no longer be cancelled.")}, code="conflict")
+    booking.cancelled_at = now
+    booking.sequence += 1
+    _transition(session, booking, BookingStatus.CANCELLED, "cancelled", actor, now, reason=reason)
+
+
+def reschedule_booking(session: Session, booking: Booking, new_start: datetime, now: datetime, actor: Actor,
+                       expert_id: int | None = None) -> None:
+    """Move a confirmed booking to another free time (same code, same topic and channel)."""
+    if not booking.can_reschedule(now):
+        raise DomainError({"booking": _l("This booking can no longer be rescheduled.")}, code="conflict")
+    if new_start.tzinfo is None:
+        raise DomainError({"start": _l("Give the time with its UTC offset.")})
+    topic = booking.topic
+    candidates = [e.id for e in topic_experts(session, topic, expert_id)]
+    if expert_id is not None and not candidates:
+        raise DomainError({"expert": _l("This expert does not consult on this topic.")})
+    # Prefer staying with the same expert when the citizen did not ask for another.
+    candidates.sort(key=lambda c: (c != booking.expert_id, c))
+    candidates = free_experts_at(session, topic, booking.channel.value, new_start, now, candidates,
+                                 exclude_booking_id=booking.id)
+    if not candidates:
+        raise SlotTaken(topic, booking.channel.value, new_start, now, expert_id)
+    lock_experts(session, [booking.expert_id, *candidates])
+    old = (booking.starts_at, booking.ends_at, booking.expert_id)
+    for candidate in candidates:
+        expire_holds(session, now, [candidate])
+        found = find_exact_slot(session, topic, booking.channel.value, new_start, candidate, now,
+                                exclude_booking_id=booking.id)
+        if found is None:
+            continue
+        try:
+            with session.begin_nested():
+                session.execute(
+                    update(Booking)
+                    .where(Booking.id == booking.id)
+                    .values(starts_at=found.start, ends_at=found.end, expert_id=candidate,
+                            location_id=found.slot.location_id,
+                            seat=_free_seat(session, candidate, found.start, booking.id),
+                            sequence=Booking.sequence + 1)
+                    .execution_options(synchronize_session=False)
+                )
+        except IntegrityError:
+            continue
+        session.refresh(booking)
+        booking.events.append(BookingEvent(
+            at=now, kind="rescheduled", from_status=booking.status.value, to_status=booking.status.value,
+            actor_type=actor.kind, actor_label=actor.label,
+            details={"from": old[0].isoformat(), "to": found.start.isoformat(), "expert": [old[2], candidate]},
+        ))
+        record(session, actor, "booking.rescheduled", "booking", booking.code,
+               {"start": [old[0].isoformat(), found.start.isoformat()], "expert": [old[2], candidate]})
+        return
+    raise SlotTaken(topic, booking.channel.value, new_start, now, expert_id)

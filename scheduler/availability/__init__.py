@@ -1,0 +1,25 @@
+"""Pure slot engine: which consultation slots can be booked, from plain data."""
+
+from scheduler.availability.engine import (
+    BusyInterval,
+    Channel,
+    DateOverride,
+    DayCalendar,
+    ReceptionWindow,
+    Slot,
+    TopicRules,
+    WeeklyInterval,
+    find_slots,
+)
+
+__all__ = [
+    "BusyInterval",
+    "Channel",
+    "DateOverride",
+    "DayCalendar",
+    "ReceptionWindow",
+    "Slot",
+    "TopicRules",
+    "WeeklyInterval",
+    "find_slots",
+]

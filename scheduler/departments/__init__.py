@@ -1,0 +1,1 @@
+"""Departments, their topics and their offices."""

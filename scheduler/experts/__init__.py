@@ -1,0 +1,1 @@
+"""Experts: the staff who consult, and their topics."""

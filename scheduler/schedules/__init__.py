@@ -1,0 +1,1 @@
+"""Working patterns as data: weekly availability, date overrides and reception days."""

@@ -1,0 +1,1 @@
+"""The whole configuration as one JSON document: export, validate, import."""

@@ -1,0 +1,95 @@
+"""Journeys 1 and 2 through the web pages: book, confirm by code, manage, reschedule, cancel."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from booking.models import Booking, BookingStatus
+from scheduler.mail.models import OutboxMessage
+from tests.booking_fixtures import CITIZEN_FORM, bookable_setup, last_code_email
+from tests.helpers import csrf_token
+
+
+def book_through_pages(client: Any, session: Any, setup: Any, start: Any, expert_id: int | None = None,
+                       **overrides: str) -> Any:
+    query = {"channel": "video", "start": start.isoformat()}
+    if expert_id:
+        query["expert"] = str(expert_id)
+    page = client.get(f"/book/{setup.topic.slug}", query_string=query)
+    assert page.status_code == 200, page.get_data(as_text=True)[:500]
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    form = {**CITIZEN_FORM, **overrides, "csrf_token": token, "channel": "video", "start": start.isoformat(),
+            "expert": str(expert_id or ""), "step": "details"}
+    review = client.post(f"/book/{setup.topic.slug}", data=form)
+    if review.status_code != 200:
+        return review
+    assert "Проверьте и запишитесь" in review.get_data(as_text=True) or "step" in review.get_data(as_text=True)
+    return client.post(f"/book/{setup.topic.slug}", data={**form, "step": "book"})
+
+
+def test_citizen_books_confirms_reschedules_and_cancels(client: Any, session: Any) -> None:
+    setup = bookable_setup(session)
+    start = setup.at(10)
+    held = book_through_pages(client, session, setup, start)
+    assert held.status_code == 302 and held.headers["Location"].endswith("/book/verify")
+    booking = session.scalars(select(Booking)).one()
+    assert booking.status == BookingStatus.PENDING
+    assert booking.citizen_phone == "+79123456789"
+    assert booking.starts_at == start
+
+    code = last_code_email(session, "anna.smirnova@example.org")
+    token = csrf_token(client, "/book/verify")
+    wrong = client.post("/book/verify", data={"code": "000000" if code != "000000" else "111111", "csrf_token": token})
+    assert wrong.status_code == 422
+    confirmed = client.post("/book/verify", data={"code": code, "csrf_token": token})
+    assert confirmed.status_code == 302
+    session.refresh(booking)
+    assert booking.status == BookingStatus.CONFIRMED
+    mail = session.scalars(select(OutboxMessage).where(OutboxMessage.template == "booking_confirmed")).one()
+    assert any(a["content_type"] == "text/calendar" for a in mail.attachments)
+    manage_link = re.search(r"(/manage/\w+\?token=[\w-]+)", mail.text_body).group(1)
+
+    # The slot is gone for everybody else.
+    slots = client.get("/api/v1/slots", query_string={"topic": "stove", "channel": "video",
+                                                       "from": setup.day.isoformat(), "to": setup.day.isoformat(),
+                                                       "expert": booking.expert_id}).get_json()["slots"]
+    assert start.isoformat() not in [s["start"] for s in slots]
+
+    fresh = client.application.test_client()
+    page = fresh.get(manage_link, follow_redirects=True)
+    assert page.status_code == 200
+    assert booking.code[:4] in page.get_data(as_text=True)
+
+    new_start = setup.at(11)
+    token = csrf_token(fresh, f"/manage/{booking.code}/reschedule")
+    moved = fresh.post(f"/manage/{booking.code}/reschedule",
+                       data={"start": new_start.isoformat(), "expert": str(booking.expert_id), "csrf_token": token})
+    assert moved.status_code == 302
+    session.refresh(booking)
+    assert booking.starts_at == new_start and booking.sequence == 2
+    assert [e.kind for e in booking.events] == ["held", "confirmed", "rescheduled"]
+
+    token = csrf_token(fresh, f"/manage/{booking.code}")
+    cancelled = fresh.post(f"/manage/{booking.code}/cancel", data={"csrf_token": token})
+    assert cancelled.status_code == 302
+    session.refresh(booking)
+    assert booking.status == BookingStatus.CANCELLED
+    # The freed time is bookable again at once.
+    slots = client.get("/api/v1/slots", query_string={"topic": "stove", "channel": "video",
+                                                       "from": setup.day.isoformat(), "to": setup.day.isoformat(),
+                                                       "expert": booking.expert_id}).get_json()["slots"]
+    assert new_start.isoformat() in [s["start"] for s in slots]
+    templates = [m.template for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+    assert templates == ["booking_code", "booking_confirmed", "booking_rescheduled", "booking_cancelled"]
+
+
+def test_manage_page_needs_the_token(client: Any, session: Any) -> None:
+    setup = bookable_setup(session)
+    book_through_pages(client, session, setup, setup.at(9))
+    booking = session.scalars(select(Booking)).one()
+    stranger = client.application.test_client()
+    assert stranger.get(f"/manage/{booking.code}").status_code == 404
+    assert stranger.get(f"/manage/{booking.code}?token=forged", follow_redirects=True).status_code == 404

@@ -1,0 +1,255 @@
+"""The OpenAPI document describes the API exactly: every route, its methods, and its responses' shapes.
+
+The schema checker below covers the subset of JSON Schema the document uses (type, required,
+properties, additionalProperties, items, enum, const, $ref, oneOf, minimum, min/maxLength and
+the date / date-time formats); the booking tests use it on every response they get.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from booking.api.openapi import document
+from booking.apikeys import create_key
+from scheduler.audit import Actor
+from tests.booking_fixtures import bookable_setup
+
+API_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+
+# --- a tiny JSON Schema checker ------------------------------------------------------------------
+
+def resolve(schema: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        ref = schema["$ref"]
+        assert ref.startswith("#/components/schemas/"), ref
+        schema = doc["components"]["schemas"][ref.removeprefix("#/components/schemas/")]
+    return schema
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    return {
+        "null": value is None,
+        "boolean": isinstance(value, bool),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, int | float) and not isinstance(value, bool),
+        "string": isinstance(value, str),
+        "array": isinstance(value, list),
+        "object": isinstance(value, dict),
+    }[kind]
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def problems(value: Any, schema: dict[str, Any], doc: dict[str, Any], at: str = "$") -> list[str]:
+    """Every way ``value`` breaks ``schema``; empty when it conforms."""
+    schema = resolve(schema, doc)
+    found: list[str] = []
+    if "oneOf" in schema:
+        matching = [s for s in schema["oneOf"] if not problems(value, s, doc, at)]
+        if len(matching) != 1:
+            found.append(f"{at}: matches {len(matching)} of oneOf")
+    if "const" in schema and not _same(value, schema["const"]):
+        found.append(f"{at}: {value!r} is not {schema['const']!r}")
+    if "enum" in schema and not any(_same(value, option) for option in schema["enum"]):
+        found.append(f"{at}: {value!r} not in {schema['enum']}")
+    if "type" in schema:
+        kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_is_type(value, kind) for kind in kinds):
+            return [*found, f"{at}: {type(value).__name__} is not {schema['type']}"]
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        found += [f"{at}: {name!r} is missing" for name in schema.get("required", []) if name not in value]
+        for name, item in value.items():
+            if name in properties:
+                found += problems(item, properties[name], doc, f"{at}.{name}")
+            elif isinstance(schema.get("additionalProperties"), dict):
+                found += problems(item, schema["additionalProperties"], doc, f"{at}.{name}")
+            elif schema.get("additionalProperties") is False:
+                found.append(f"{at}: unexpected {name!r}")
+    if isinstance(value, list) and "items" in schema:
+        for n, item in enumerate(value):
+            found += problems(item, schema["items"], doc, f"{at}[{n}]")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
+            found.append(f"{at}: length {len(value)} out of bounds")
+        if schema.get("format") == "date-time":
+            try:
+                if datetime.fromisoformat(value).tzinfo is None:
+                    found.append(f"{at}: {value!r} has no offset")
+            except ValueError:
+                found.append(f"{at}: {value!r} is not a date-time")
+        if schema.get("format") == "date":
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                found.append(f"{at}: {value!r} is not a date")
+    if _is_type(value, "number") and "minimum" in schema and value < schema["minimum"]:
+        found.append(f"{at}: {value} < {schema['minimum']}")
+    return found
+
+
+def assert_documented(response: Any, method: str, path: str, doc: dict[str, Any] | None = None) -> None:
+    """The response's status is documented for this operation and its JSON body fits the documented schema."""
+    doc = doc or document()
+    operation = doc["paths"][path][method.lower()]
+    status = str(response.status_code)
+    assert status in operation["responses"], f"{method} {path} answered {status}, which is not documented"
+    described = operation["responses"][status]
+    content = described.get("content")
+    if not content:
+        return
+    media = response.mimetype
+    assert media in content, f"{method} {path} {status} answered {media}, documented {list(content)}"
+    if media == "application/json":
+        found = problems(response.get_json(), content[media]["schema"], doc)
+        assert not found, f"{method} {path} {status}: {found}"
+    for header in described.get("headers", {}):
+        assert header in response.headers, f"{method} {path} {status}: no {header} header"
+
+
+# --- the checker itself ----------------------------------------------------------------------------
+
+def test_checker_catches_what_it_claims_to() -> None:
+    doc = document()
+    slot = {"start": "2026-12-01T10:00:00+03:00", "end": "2026-12-01T10:30:00+03:00", "channel": "video",
+            "expert": {"id": 1, "name": "A"}, "location": None, "seats_left": 1}
+    schema = {"$ref": "#/components/schemas/Slot"}
+    assert problems(slot, schema, doc) == []
+    assert problems({**slot, "channel": "phone"}, schema, doc)
+    assert problems({**slot, "start": "2026-12-01T10:00:00"}, schema, doc)
+    assert problems({**slot, "seats_left": True}, schema, doc)
+    assert problems({**slot, "location": {"id": 1}}, schema, doc)
+    assert problems({k: v for k, v in slot.items() if k != "expert"}, schema, doc)
+    assert problems({**slot, "expert": {"id": "1", "name": "A"}}, schema, doc)
+    assert problems([slot], schema, doc)
+    assert problems(1, {"const": True}, doc) and not problems(True, {"const": True}, doc)
+    assert problems({"error": "validation", "message": "x", "fields": {"a": 1}}, {"$ref": "#/components/schemas/Error"},
+                    doc)
+
+
+# --- the document --------------------------------------------------------------------------------
+
+def _rule_to_path(rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def test_document_is_served(client: Any) -> None:
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["openapi"].startswith("3.1")
+    assert body["paths"].keys() == document()["paths"].keys()
+
+
+def test_every_api_route_is_documented_with_its_methods_and_nothing_else(app: Flask) -> None:
+    routes: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/") or rule.rule == "/healthz":
+            routes.setdefault(_rule_to_path(rule.rule), set()).update((rule.methods or set()) & API_METHODS)
+    documented = {path: {m.upper() for m in item if m.upper() in API_METHODS}
+                  for path, item in document()["paths"].items()}
+    assert routes == documented
+
+
+def test_every_reference_resolves_and_every_operation_declares_its_parameters() -> None:
+    doc = document()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                resolve(node, doc)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+    for path, item in doc["paths"].items():
+        for name in re.findall(r"{(\w+)}", path):
+            for operation in item.values():
+                declared = {(p["name"], p["in"]) for p in operation.get("parameters", [])}
+                assert (name, "path") in declared, f"{path}: {name} not declared"
+        for operation in item.values():
+            for scheme in (s for alternatives in operation.get("security", []) for s in alternatives):
+                assert scheme in doc["components"]["securitySchemes"]
+
+
+# --- live responses against the document ---------------------------------------------------------
+
+@pytest.fixture
+def sample_setup(session: Any) -> Any:
+    return bookable_setup(session)
+
+
+def test_live_responses_match_the_document(client: Any, session: Any, sample_setup: Any) -> None:
+    setup = sample_setup
+    doc = document()
+    _row, key = create_key(session, "Городской портал", Actor.system("test"))
+    auth = {"Authorization": f"Bearer {key}"}
+
+    topics = client.get("/api/v1/topics")
+    assert topics.status_code == 200 and topics.get_json()
+    assert_documented(topics, "GET", "/api/v1/topics", doc)
+
+    day = setup.day.isoformat()
+    slots = client.get("/api/v1/slots", query_string={"topic": "stove", "channel": "video", "from": day, "to": day})
+    assert slots.status_code == 200 and slots.get_json()["slots"]
+    assert_documented(slots, "GET", "/api/v1/slots", doc)
+    for query in ({"topic": "nope", "channel": "video", "from": day, "to": day}, {"topic": "stove"}):
+        assert_documented(client.get("/api/v1/slots", query_string=query), "GET", "/api/v1/slots", doc)
+
+    body = {"topic": "stove", "channel": "video", "start": setup.at(10).isoformat(),
+            "citizen": {"name": "Анна Смирнова", "email": "anna@example.org", "phone": "+7 912 345-67-89",
+                        "applicant_type": "individual"},
+            "question": "Хочу заменить газовую плиту.", "consent_personal_data": True}
+    created = client.post("/api/v1/bookings", json=body, headers=auth)
+    assert created.status_code == 201
+    assert_documented(created, "POST", "/api/v1/bookings", doc)
+    code = created.get_json()["code"]
+    for response in (
+        client.post("/api/v1/bookings", json=body),  # 401
+        client.post("/api/v1/bookings", data="{", headers=auth),  # 400
+        client.post("/api/v1/bookings", json={**body, "start": 5}, headers=auth),  # 422
+        # the same time again, by another citizen: the second expert takes it
+        client.post("/api/v1/bookings", json={**body, "citizen": {**body["citizen"], "email": "b@example.org",
+                                                                  "phone": "+7 912 000-00-01"}}, headers=auth),
+    ):
+        assert_documented(response, "POST", "/api/v1/bookings", doc)
+    # and a third time: both experts are busy now
+    taken = client.post("/api/v1/bookings", json={**body, "citizen": {**body["citizen"], "email": "c@example.org",
+                                                                        "phone": "+7 912 000-00-02"}}, headers=auth)
+    assert taken.status_code == 409 and taken.get_json()["alternatives"]
+    assert_documented(taken, "POST", "/api/v1/bookings", doc)
+
+    item = "/api/v1/bookings/{code}"
+    assert_documented(client.get(f"/api/v1/bookings/{code}", headers=auth), "GET", item, doc)
+    assert_documented(client.get(f"/api/v1/bookings/{code}"), "GET", item, doc)
+    assert_documented(client.get("/api/v1/bookings/ZZZZZZZZ", headers=auth), "GET", item, doc)
+
+    ics = client.get(f"/api/v1/bookings/{code}/invite.ics", headers=auth)
+    assert ics.status_code == 200
+    assert_documented(ics, "GET", "/api/v1/bookings/{code}/invite.ics", doc)
+
+    path = "/api/v1/bookings/{code}/reschedule"
+    moved = client.post(f"/api/v1/bookings/{code}/reschedule", json={"start": setup.at(11).isoformat()}, headers=auth)
+    assert moved.status_code == 200
+    assert_documented(moved, "POST", path, doc)
+    assert_documented(client.post(f"/api/v1/bookings/{code}/reschedule", json={"start": "x"}, headers=auth),
+                      "POST", path, doc)
+
+    path = "/api/v1/bookings/{code}/cancel"
+    cancelled = client.post(f"/api/v1/bookings/{code}/cancel", headers=auth)
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    assert_documented(cancelled, "POST", path, doc)
+    again = client.post(f"/api/v1/bookings/{code}/cancel", headers=auth)
+    assert again.status_code == 409
+    assert_documented(again, "POST", path, doc)

@@ -1,0 +1,1 @@
+"""Video consultations: Jitsi Meet rooms and signed join tokens."""
