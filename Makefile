@@ -56,7 +56,7 @@ bench-slots: install
 	$(BIN)/python bench/slots.py
 
 bench-rush: install
-	$(BIN)/python bench/rush.py --database-url $${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
+	$(BIN)/python bench/rush.py --database-url $${OKNO_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
 ## Refresh the vendored front-end assets from the npm registry (pinned in package.json).
 vendor:

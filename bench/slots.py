@@ -1,0 +1,396 @@
+"""Slot search speed: 50 experts on one topic, 5,000 bookings, a 14-day window.
+
+    .venv/bin/python bench/slots.py                     # SQLite file in a temporary folder
+    .venv/bin/python bench/slots.py --database-url postgresql://postgres@127.0.0.1:5432/test --repeat 30
+
+What it does, start to end, on its own:
+
+1. creates a fresh database (a temporary SQLite file, or ``okno_bench_<hex>`` next to the
+   PostgreSQL database ``--database-url`` names) and the schema;
+2. seeds one department (Europe/Moscow, RU calendar, Mon-Fri 8-20), one 30-minute video topic,
+   50 experts with weekly video hours Mon-Fri 9-13 and 14-18, and 5,000 confirmed bookings on
+   the slot grid of the next 28 days (100 per expert, never overlapping);
+3. times the search for the 14 days from tomorrow, ``--repeat`` runs each after a warm-up:
+   the pure engine (``find_slots`` on inputs prepared once, exactly as ``search_slots`` builds
+   them), ``booking.availability.search_slots`` (queries + engine, a fresh session per run), and
+   ``GET /api/v1/slots`` on a gunicorn server on a free 127.0.0.1 port (rate limits off);
+4. prints runs, median and p95 in milliseconds and the slots returned, and the number of SQL
+   statements one ``search_slots`` call issues (for 1, 14 and 62 days: it must not grow);
+5. stops gunicorn, drops the database and removes the temporary folder, also on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+try:
+    import flask  # noqa: F401
+except ImportError:  # run with a Python outside the virtualenv: hand over to the project's
+    venv_python = PROJECT_ROOT / ".venv" / "bin" / "python"
+    if venv_python.exists() and Path(sys.executable).resolve() != venv_python.resolve():
+        os.execv(str(venv_python), [str(venv_python), *sys.argv])
+    raise
+
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from sqlalchemy import create_engine, event, insert, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bench.rush import (  # noqa: E402
+    free_port,
+    percentile,
+    settings_for,
+    start_gunicorn,
+    stop,
+    wait_until_serving,
+)
+
+DEFAULT_DATABASE_URL = "sqlite://"
+EXPERTS = 50
+BOOKINGS = 5000
+BOOKING_DAYS = 28
+WINDOW_DAYS = 14
+TOPIC = "bench-slots"
+# Weekly video hours of every expert, Mon-Fri; 30-minute slots on this grid.
+HOURS = ((clock(9), clock(13)), (clock(14), clock(18)))
+
+
+# --- the database -----------------------------------------------------------------------------
+
+@dataclass
+class Database:
+    url: str
+    label: str
+    cleanup: Callable[[], None] | None = None
+
+    def drop(self) -> None:
+        if self.cleanup is not None:
+            self.cleanup()
+
+
+def fresh_database(base_url: str, workdir: Path) -> Database:
+    from scheduler.config import normalise_database_url
+
+    url = make_url(normalise_database_url(base_url))
+    if url.get_backend_name() == "sqlite":
+        path = workdir / "slots.sqlite"
+        return Database(f"sqlite:///{path}", f"SQLite file {path}")
+    if url.get_backend_name() != "postgresql":
+        raise SystemExit(f"slots: use a PostgreSQL or SQLite URL, not {url.get_backend_name()}")
+    name = f"okno_bench_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    fresh = url.set(database=name).render_as_string(hide_password=False)
+    try:
+        probe = create_engine(fresh)
+        with probe.connect() as connection:
+            version = connection.execute(text("SHOW server_version")).scalar()
+        probe.dispose()
+    except Exception:
+        drop()
+        raise
+    return Database(fresh, f"PostgreSQL {version}, database {name}", drop)
+
+
+# --- the dataset --------------------------------------------------------------------------------
+
+def seed(seed_value: int) -> tuple[date, int]:
+    """Schema and data inside the current app context; returns (tomorrow, bookings made)."""
+    from booking.models import ApplicantType, Booking, BookingStatus
+    from scheduler.auth.models import Role, User
+    from scheduler.db import utcnow
+    from scheduler.departments.models import BusinessHours, Department, Topic
+    from scheduler.experts.models import Expert
+    from scheduler.extensions import db
+    from scheduler.schedules.models import Channel, WeeklyAvailability
+
+    db.create_all()
+    session = db.session
+    department = Department(slug="bench", title="Одно окно", timezone="Europe/Moscow", holiday_calendar="RU")
+    for weekday in range(5):
+        department.hours.append(BusinessHours(weekday=weekday, opens=clock(8), closes=clock(20)))
+    topic = Topic(slug=TOPIC, title="Технологическое присоединение", department=department, duration_minutes=30,
+                  allows_video=True, allows_in_person=False, horizon_days=30)
+    session.add_all([department, topic])
+    experts = []
+    for n in range(EXPERTS):
+        # A placeholder hash: nobody signs in, and 50 argon2 hashes would only slow the set-up.
+        user = User(email=f"expert{n}@bench.example.org", full_name=f"Эксперт {n + 1}", role=Role.EXPERT,
+                    password_hash="!bench")
+        expert = Expert(user=user, department=department, position="Консультант")
+        expert.topics = [topic]
+        session.add_all([user, expert])
+        for weekday in range(5):
+            for starts, ends in HOURS:
+                session.add(WeeklyAvailability(expert=expert, channel=Channel.VIDEO, weekday=weekday,
+                                               starts=starts, ends=ends))
+        experts.append(expert)
+    session.flush()
+
+    zone = department.zone
+    calendar = department.working_calendar
+    now = utcnow()
+    tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+    grid = []  # every slot start on the grid of the next BOOKING_DAYS days, local wall time
+    for offset in range(BOOKING_DAYS):
+        day = tomorrow + timedelta(days=offset)
+        if calendar.effective_weekday(day) is None:
+            continue
+        for starts, ends in HOURS:
+            moment = datetime.combine(day, starts)
+            while moment + timedelta(minutes=30) <= datetime.combine(day, ends):
+                grid.append(moment)
+                moment += timedelta(minutes=30)
+    per_expert, extra = divmod(BOOKINGS, EXPERTS)
+    if per_expert + (1 if extra else 0) > len(grid):
+        raise SystemExit(f"slots: only {len(grid)} grid slots per expert in {BOOKING_DAYS} days")
+    rng = random.Random(seed_value)
+    rows: list[dict[str, Any]] = []
+    for index, expert in enumerate(experts):
+        for starts in rng.sample(grid, per_expert + (1 if index < extra else 0)):
+            n = len(rows)
+            start = starts.replace(tzinfo=zone).astimezone(UTC)
+            rows.append({
+                "code": f"BENCH{n:06d}", "topic_id": topic.id, "channel": Channel.VIDEO, "expert_id": expert.id,
+                "starts_at": start, "ends_at": start + timedelta(minutes=30), "seat": 1,
+                "status": BookingStatus.CONFIRMED, "created_at": now, "confirmed_at": now, "source": "web",
+                "citizen_name": f"Гражданин {n}", "citizen_email": f"citizen{n}@bench.example.org",
+                "citizen_phone": f"+7916{n:07d}", "applicant_type": ApplicantType.INDIVIDUAL,
+                "consent_at": now, "manage_token_salt": secrets.token_hex(16),
+                "manage_token_hash": secrets.token_hex(32),
+            })
+    session.execute(insert(Booking), rows)
+    session.commit()
+    session.remove()
+    return tomorrow, len(rows)
+
+
+# --- the measurements -----------------------------------------------------------------------------
+
+@dataclass
+class Figures:
+    name: str
+    seconds: list[float]
+    slots: int
+
+    def line(self) -> str:
+        ms = [s * 1000 for s in self.seconds]
+        return (f"{self.name:<14}{len(ms):>6}{statistics.median(ms):>12.1f}{percentile(ms, 0.95):>10.1f}"
+                f"{self.slots:>8}")
+
+
+def load_topic() -> Any:
+    from scheduler.departments.models import Topic
+    from scheduler.extensions import db
+
+    topic = db.session.scalar(select(Topic).where(Topic.slug == TOPIC))
+    assert topic is not None
+    return topic
+
+
+@contextmanager
+def counting_statements() -> Iterator[list[str]]:
+    """The SQL statements the app's engine sends while the block runs."""
+    from scheduler.extensions import db
+
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def time_engine(first: date, last: date, repeat: int) -> Figures:
+    """``find_slots`` alone, on the very inputs ``search_slots`` hands it (captured once)."""
+    import booking.availability as availability
+    from scheduler.db import utcnow
+    from scheduler.extensions import db
+
+    engine_find_slots = availability.find_slots
+    captured: dict[str, Any] = {}
+
+    def capture(**kwargs: Any) -> Any:
+        captured.update(kwargs)
+        return engine_find_slots(**kwargs)
+
+    availability.find_slots = capture  # type: ignore[assignment]
+    try:
+        availability.search_slots(db.session, load_topic(), "video", first, last, utcnow())
+    finally:
+        availability.find_slots = engine_find_slots
+    db.session.remove()
+    if not captured:
+        raise SystemExit("slots: search_slots no longer calls booking.availability.find_slots; update the bench")
+    slots = engine_find_slots(**captured)  # warm-up (calendar years, zone data)
+    seconds = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        slots = engine_find_slots(**captured)
+        seconds.append(time.perf_counter() - began)
+    return Figures("engine", seconds, len(slots))
+
+
+def time_search(first: date, last: date, repeat: int) -> tuple[Figures, list[int]]:
+    """``search_slots`` in a fresh session per run (the topic loaded outside the timing)."""
+    from booking.availability import search_slots
+    from scheduler.db import utcnow
+    from scheduler.extensions import db
+
+    search_slots(db.session, load_topic(), "video", first, last, utcnow())  # warm-up
+    db.session.remove()
+    seconds, counts, found = [], [], []
+    for _ in range(repeat):
+        topic = load_topic()
+        with counting_statements() as statements:
+            began = time.perf_counter()
+            found = search_slots(db.session, topic, "video", first, last, utcnow())
+            seconds.append(time.perf_counter() - began)
+        counts.append(len(statements))
+        db.session.remove()
+    return Figures("search_slots", seconds, len(found)), counts
+
+
+def statements_for(first: date, days: int) -> int:
+    from booking.availability import search_slots
+    from scheduler.db import utcnow
+    from scheduler.extensions import db
+
+    topic = load_topic()
+    with counting_statements() as statements:
+        search_slots(db.session, topic, "video", first, first + timedelta(days=days - 1), utcnow())
+    db.session.remove()
+    return len(statements)
+
+
+def get_slots(port: int, path: str) -> tuple[float, int]:
+    """(seconds from connect to the last byte, slots in the answer)."""
+    began = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        raw = response.read()
+    finally:
+        connection.close()
+    elapsed = time.perf_counter() - began
+    if response.status != 200:
+        raise SystemExit(f"slots: GET {path} answered {response.status}: {raw[:500]!r}")
+    return elapsed, len(json.loads(raw)["slots"])
+
+
+def time_http(port: int, first: date, last: date, repeat: int, warmup: int = 3) -> Figures:
+    path = f"/api/v1/slots?topic={TOPIC}&channel=video&from={first.isoformat()}&to={last.isoformat()}"
+    for _ in range(warmup):
+        get_slots(port, path)
+    seconds, slots = [], 0
+    for _ in range(repeat):
+        elapsed, slots = get_slots(port, path)
+        seconds.append(elapsed)
+    return Figures("HTTP", seconds, slots)
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Time free-slot search: engine, search_slots and the HTTP API.")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL,
+                        help="sqlite:// (default, a temporary file) or a PostgreSQL server to create "
+                             "a throwaway database on, e.g. postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs of each kind (default 30, at most 1000)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed for the bookings (default 1)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.repeat <= 1000:
+        parser.error("--repeat must be 1..1000")
+    return args
+
+
+def interrupted(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # so that the clean-up below runs on SIGTERM too
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, interrupted)
+    workdir = Path(tempfile.mkdtemp(prefix="okno-slots-"))
+    database: Database | None = None
+    server: subprocess.Popen[bytes] | None = None
+    log = workdir / "gunicorn.log"
+    app = None
+    try:
+        from scheduler.app import create_app
+        from scheduler.extensions import db
+
+        database = fresh_database(args.database_url, workdir)
+        port = free_port()
+        settings = settings_for(database.url, workdir, f"http://127.0.0.1:{port}")
+        app = create_app(dict(settings), instance_path=str(workdir))
+        with app.app_context():
+            began = time.perf_counter()
+            first, bookings = seed(args.seed)
+            seeded_in = time.perf_counter() - began
+            last = first + timedelta(days=WINDOW_DAYS - 1)
+            engine = time_engine(first, last, args.repeat)
+            search, counts = time_search(first, last, args.repeat)
+            by_range = {days: statements_for(first, days) for days in (1, WINDOW_DAYS, 62)}
+
+        # One process, one thread: requests are sequential, and the warm-up reaches the only worker.
+        server = start_gunicorn(port, {**os.environ, **settings}, 1, 1, log)
+        wait_until_serving(f"http://127.0.0.1:{port}", server, log)
+        web = time_http(port, first, last, args.repeat)
+
+        print(f"okno slot search: {EXPERTS} experts, {bookings} confirmed bookings over {BOOKING_DAYS} days "
+              f"(seeded in {seeded_in:.1f} s); window {first}..{last} ({WINDOW_DAYS} days); {database.label}")
+        print(f"{'':<14}{'runs':>6}{'median ms':>12}{'p95 ms':>10}{'slots':>8}")
+        for figures in (engine, search, web):
+            print(figures.line())
+        spread = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
+        print(f"SQL statements per search_slots call: {spread} "
+              f"(1 day: {by_range[1]}, {WINDOW_DAYS} days: {by_range[WINDOW_DAYS]}, 62 days: {by_range[62]})")
+        return 0
+    finally:
+        if server is not None:
+            stop(server)
+        if app is not None:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+        if database is not None:
+            database.drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
