@@ -30,6 +30,18 @@ def display_code(code: str) -> str:
     return f"{code[:4]}-{code[4:]}" if len(code) == CODE_LENGTH else code
 
 
+# Video room names: lowercase letters and digits only, so a room address needs no
+# percent-encoding and Jitsi's lower-casing of room names changes nothing; 26 characters
+# from 36 give about 134 bits, so a room can be neither guessed nor derived from the booking.
+VIDEO_ROOM_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+VIDEO_ROOM_LENGTH = 26
+
+
+def new_video_room() -> str:
+    """A fresh, unguessable video room name; a booking keeps it for its whole life."""
+    return "".join(secrets.choice(VIDEO_ROOM_ALPHABET) for _ in range(VIDEO_ROOM_LENGTH))
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 

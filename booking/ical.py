@@ -1,29 +1,97 @@
-"""The booking's calendar invitation (RFC 5545 / RFC 5546): REQUEST, updated by SEQUENCE, or CANCEL.
+"""Calendar objects (RFC 5545): the citizen's invitation (RFC 5546) and the expert's subscription feed.
 
-Instants are written in UTC: every calendar program converts UTC to the reader's zone the
-same way, while VTIMEZONE blocks are read differently by different programs.
+Time zones: every DTSTART/DTEND/DTSTAMP is a UTC instant (``...Z``) and no VTIMEZONE is written.
+The icalendar package (7.x) builds a VTIMEZONE from a zoneinfo zone as long RDATE lists
+(``Timezone.from_tzinfo``: one RDATE per transition, 1970-2038 only). Outlook ignores
+RDATE-based rules and Thunderbird's ical.js reads only the first date of an RDATE list, so such
+an event can show an hour off. UTC is read the same way by Outlook, Google, Apple Calendar and
+Thunderbird, and each converts it to the reader's own zone; the office's zone is named in the
+text of the email and of the manage page, where people read it. (The alternative, a VTIMEZONE
+built from RRULEs, would need its own generator and buys nothing for one-off events.)
+
+LOCATION is the office's address or, for video, the join page: the citizen's (carrying the
+manage token, as the manage link in the same invitation does) or, in the expert's feed, the
+expert's own (behind staff sign-in).
+
+Text values (SUMMARY, DESCRIPTION, LOCATION) are escaped and folded by icalendar: lines of at
+most 75 octets, never split inside a UTF-8 character (tests/unit/booking/test_ical.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from icalendar import Alarm, Calendar, Event, vCalAddress, vText
+from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
 
 from booking.codes import display_code
-from booking.links import manage_url
+from booking.links import manage_token_for, manage_url
 from booking.models import Booking, BookingStatus
+from scheduler.schedules.models import Channel
+
+PRODID = "-//okno//consultations//RU"
+REMINDER_BEFORE = timedelta(hours=1)
+_END_CALENDAR = b"END:VCALENDAR\r\n"
+
+# How much of the citizen an expert's feed shows (Expert.feed_detail).
+FEED_DETAIL_MINIMAL = "minimal"  # topic, channel and booking code only
+FEED_DETAIL_NAMES = "names"  # and the citizen's name
+FEED_DETAILS = (FEED_DETAIL_MINIMAL, FEED_DETAIL_NAMES)
+
+# Bookings an expert's feed shows: cancelled ones and unconfirmed holds are left out, so that a
+# subscribed calendar drops them at its next refresh.
+FEED_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.COMPLETED, BookingStatus.NO_SHOW)
+
+
+def _host(config: Mapping[str, Any]) -> str:
+    return urlsplit(str(config["PUBLIC_BASE_URL"])).hostname or "okno"
 
 
 def booking_uid(booking: Booking, config: Mapping[str, Any]) -> str:
-    host = urlsplit(str(config["PUBLIC_BASE_URL"])).hostname or "okno"
-    return f"booking-{booking.code}@{host}"
+    """The invitation's UID: fixed for the booking's life, so updates and cancellations replace it."""
+    return f"booking-{booking.code}@{_host(config)}"
+
+
+def feed_uid(booking: Booking, config: Mapping[str, Any]) -> str:
+    """The feed's UID: stable too, but distinct from the invitation the citizen holds."""
+    return f"consultation-{booking.code}@{_host(config)}"
+
+
+def video_join_url(booking: Booking, config: Mapping[str, Any]) -> str:
+    """The citizen's video join page (video.views ``/video/<code>``), carrying the manage token as the
+    manage link does: the page admits only the booking's holder, and a calendar entry must open it."""
+    query = urlencode({"token": manage_token_for(booking, config)})
+    return f"{config['PUBLIC_BASE_URL']}/video/{booking.code}?{query}"
+
+
+def expert_join_url(booking: Booking, config: Mapping[str, Any]) -> str:
+    """The expert's video join page (video.views ``/staff/video/<code>``, behind staff sign-in)."""
+    return f"{config['PUBLIC_BASE_URL']}/staff/video/{booking.code}"
+
+
+def workspace_url(booking: Booking, config: Mapping[str, Any]) -> str:
+    """The consultation card in the expert's workspace."""
+    return f"{config['PUBLIC_BASE_URL']}/staff/workspace/bookings/{booking.code}"
+
+
+def _address(booking: Booking) -> str | None:
+    if booking.channel == Channel.VIDEO or booking.location is None:
+        return None
+    return f"{booking.location.name}, {booking.location.address}"
+
+
+def _calendar(method: str) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+    return calendar
 
 
 def invitation(booking: Booking, config: Mapping[str, Any], now: datetime, method: str | None = None) -> bytes:
@@ -31,27 +99,27 @@ def invitation(booking: Booking, config: Mapping[str, Any], now: datetime, metho
     cancelled = booking.status == BookingStatus.CANCELLED
     method = method or ("CANCEL" if cancelled else "REQUEST")
     with force_locale(booking.locale or "ru"):
-        calendar = Calendar()
-        calendar.add("prodid", "-//okno//consultations//RU")
-        calendar.add("version", "2.0")
-        calendar.add("method", method)
+        calendar = _calendar(method)
         event = Event()
         event.add("uid", booking_uid(booking, config))
         event.add("sequence", booking.sequence)
-        event.add("dtstamp", now)
-        event.add("dtstart", booking.starts_at)
-        event.add("dtend", booking.ends_at)
-        event.add("summary", _("Consultation: %(topic)s", topic=booking.topic.title))
-        if booking.location is not None:
-            event.add("location", f"{booking.location.name}, {booking.location.address}")
-        else:
-            event.add("location", _("Video consultation: the join link is on your booking page"))
+        # Converted here, whatever zone the caller's instants carry: a zoned datetime would make
+        # icalendar write a TZID (and the caller would have to add a VTIMEZONE).
+        event.add("dtstamp", now.astimezone(UTC))
+        event.add("dtstart", booking.starts_at.astimezone(UTC))
+        event.add("dtend", booking.ends_at.astimezone(UTC))
+        summary = _("Consultation: %(topic)s", topic=booking.topic.title)
+        event.add("summary", summary)
+        event.add("location", _address(booking) or video_join_url(booking, config))
         link = manage_url(booking, config)
-        event.add("description", _("Booking code: %(code)s\nManage your booking: %(url)s",
-                                   code=display_code(booking.code), url=link))
+        lines = [_("Booking code: %(code)s", code=display_code(booking.code))]
+        if booking.channel == Channel.VIDEO:
+            lines.append(_("Join the video consultation: %(url)s", url=video_join_url(booking, config)))
+        lines.append(_("Manage your booking: %(url)s", url=link))
+        event.add("description", "\n".join(lines))
         event.add("url", link)
         event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-        event.add("transp", "OPAQUE")
+        event.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
         _name, sender_address = parseaddr(str(config["MAIL_FROM"]))
         organizer = vCalAddress(f"mailto:{sender_address}")
         organizer.params["cn"] = vText(booking.topic.department.title)
@@ -63,13 +131,133 @@ def invitation(booking: Booking, config: Mapping[str, Any], now: datetime, metho
         attendee.params["rsvp"] = vText("FALSE")
         event.add("attendee", attendee, encode=0)
         if not cancelled:
-            alarm = Alarm()
-            alarm.add("action", "DISPLAY")
-            alarm.add("description", _("Consultation: %(topic)s", topic=booking.topic.title))
-            alarm.add("trigger", timedelta(hours=-1))
-            event.add_component(alarm)
+            event.add_component(_reminder(summary))
         calendar.add_component(event)
     return calendar.to_ical()
 
 
-__all__ = ["booking_uid", "invitation"]
+def _reminder(summary: str) -> Alarm:
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", summary)
+    alarm.add("trigger", -REMINDER_BEFORE)
+    return alarm
+
+
+def feed_calendar(name: str, bookings: Iterable[Booking], config: Mapping[str, Any], now: datetime, *,
+                  detail: str = FEED_DETAIL_MINIMAL, locale: str = "ru") -> bytes:
+    """An expert's consultations as a subscribable calendar (METHOD:PUBLISH).
+
+    RFC 7986 NAME and REFRESH-INTERVAL, with the de-facto X-WR-CALNAME and X-PUBLISHED-TTL
+    that Outlook and Apple Calendar read instead. No citizen contact details ever; the
+    citizen's name only with ``detail="names"``.
+
+    The calendar's head is built by icalendar; its events, thousands of them, are written here
+    (icalendar folds every line character by character, which made 2,000 events take seconds),
+    with icalendar's own escaping and the same folding rules. Tests parse the result back.
+    """
+    refresh = timedelta(minutes=int(config["FEED_REFRESH_MINUTES"]))
+    with force_locale(locale):
+        calendar = _calendar("PUBLISH")
+        # vText explicitly: icalendar does not type these two, and would leave them unescaped.
+        calendar.add("name", vText(name))
+        calendar.add("x-wr-calname", vText(name))
+        calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+        calendar.add("x-published-ttl", vDuration(refresh))
+        words = _FeedWords.current()
+    # The head ends with END:VCALENDAR; the events go in before it.
+    head = calendar.to_ical().removesuffix(_END_CALENDAR)
+    stamp = _utc(now)
+    parts = [head, *(_feed_event(booking, config, stamp, detail, words) for booking in bookings), _END_CALENDAR]
+    return b"".join(parts)
+
+
+class _FeedWords:
+    """The feed's translated phrases, looked up once per feed rather than once per event."""
+
+    __slots__ = ("card", "channel", "code", "in_person", "named", "plain", "video")
+
+    def __init__(self, **words: str) -> None:
+        for key, value in words.items():
+            setattr(self, key, value)
+
+    @classmethod
+    def current(cls) -> _FeedWords:
+        return cls(
+            named=_("%(topic)s — %(name)s (%(code)s)"), plain=_("%(topic)s (%(code)s)"),
+            code=_("Booking code: %(code)s"), channel=_("Channel: %(channel)s"),
+            card=_("Consultation card: %(url)s"), video=_("Video"), in_person=_("In person"),
+        )
+
+
+def _utc(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _text(value: str) -> str:
+    """An RFC 5545 TEXT value, escaped (backslash, comma, semicolon, newline) by icalendar."""
+    return vText(value).to_ical().decode("utf-8")
+
+
+def _fold(line: str, limit: int = 75) -> str:
+    """RFC 5545 folding: at most 75 octets a line, never inside a UTF-8 character or an escape."""
+    if len(line) * 4 <= limit or len(line.encode("utf-8")) <= limit:
+        return line
+    folded: list[str] = []
+    current: list[str] = []
+    size = 0
+    for char in line:
+        width = len(char.encode("utf-8"))
+        if current and size + width > limit - (1 if folded else 0):  # continuation lines start with a space
+            carry = current.pop() if len(current) > 1 and current[-1] == "\\" else ""
+            folded.append("".join(current))
+            current = [carry] if carry else []
+            size = len(carry)
+        current.append(char)
+        size += width
+    folded.append("".join(current))
+    return "\r\n ".join(folded)
+
+
+def _feed_event(booking: Booking, config: Mapping[str, Any], stamp: str, detail: str, words: _FeedWords) -> bytes:
+    code = display_code(booking.code)
+    topic = booking.topic.title
+    if detail == FEED_DETAIL_NAMES:
+        summary = words.named % {"topic": topic, "name": booking.citizen_name, "code": code}
+    else:
+        summary = words.plain % {"topic": topic, "code": code}
+    card = workspace_url(booking, config)
+    channel = words.video if booking.channel == Channel.VIDEO else words.in_person
+    description = "\n".join([words.code % {"code": code}, words.channel % {"channel": channel},
+                             words.card % {"url": card}])
+    lines = [
+        "BEGIN:VEVENT",
+        f"UID:{_text(feed_uid(booking, config))}",
+        f"SEQUENCE:{int(booking.sequence)}",
+        f"DTSTAMP:{stamp}",
+        f"DTSTART:{_utc(booking.starts_at)}",
+        f"DTEND:{_utc(booking.ends_at)}",
+        f"SUMMARY:{_text(summary)}",
+        f"LOCATION:{_text(_address(booking) or expert_join_url(booking, config))}",
+        f"DESCRIPTION:{_text(description)}",
+        f"URL:{card}",
+        "STATUS:CONFIRMED",
+        "TRANSP:OPAQUE",
+        "END:VEVENT",
+    ]
+    return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode("utf-8")
+
+
+__all__ = [
+    "FEED_DETAILS",
+    "FEED_DETAIL_MINIMAL",
+    "FEED_DETAIL_NAMES",
+    "FEED_STATUSES",
+    "booking_uid",
+    "expert_join_url",
+    "feed_calendar",
+    "feed_uid",
+    "invitation",
+    "video_join_url",
+    "workspace_url",
+]

@@ -24,10 +24,29 @@ class BookingStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class Outcome(enum.StrEnum):
+    """What came of a held consultation."""
+
+    RESOLVED = "resolved"  # answered at the consultation
+    NEEDS_FOLLOWUP = "needs_followup"  # an answer is owed: a follow-up ticket is opened
+
+
 class ApplicantType(enum.StrEnum):
     INDIVIDUAL = "individual"
     LEGAL_ENTITY = "legal_entity"
 
+
+# The booking's state machine: every other move is refused.
+TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
+    BookingStatus.PENDING: frozenset({BookingStatus.CONFIRMED, BookingStatus.CANCELLED}),
+    BookingStatus.CONFIRMED: frozenset(
+        {BookingStatus.CHECKED_IN, BookingStatus.COMPLETED, BookingStatus.NO_SHOW, BookingStatus.CANCELLED}
+    ),
+    BookingStatus.CHECKED_IN: frozenset({BookingStatus.COMPLETED, BookingStatus.NO_SHOW}),
+    BookingStatus.COMPLETED: frozenset(),
+    BookingStatus.NO_SHOW: frozenset(),
+    BookingStatus.CANCELLED: frozenset(),
+}
 
 # Statuses that hold the expert's time (a pending hold only until it expires).
 ACTIVE_STATUSES = (BookingStatus.PENDING, BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
@@ -73,6 +92,13 @@ class Booking(Base):
     partner_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     # Bumped on every change a calendar program must see (RFC 5545 SEQUENCE).
     sequence: Mapped[int] = mapped_column(default=0)
+    # The video room: unguessable, plain lowercase ASCII, fixed for the booking's life.
+    video_room: Mapped[str | None] = mapped_column(String(64), unique=True)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    no_show_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[Outcome | None] = mapped_column(str_enum(Outcome, "booking_outcome"))
+    outcome_note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     # The citizen. Shown only to the assigned expert, supervisors and the citizen.
     citizen_name: Mapped[str] = mapped_column(String(200))
@@ -104,6 +130,9 @@ class Booking(Base):
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
+    def can_become(self, status: BookingStatus) -> bool:
+        return status in TRANSITIONS[self.status]
+
     def can_cancel(self, now: datetime) -> bool:
         return self.status in (BookingStatus.PENDING, BookingStatus.CONFIRMED) and self.starts_at > now
 
@@ -112,6 +141,18 @@ class Booking(Base):
 
     def __repr__(self) -> str:
         return f"<Booking {self.code} {self.status}>"
+
+
+class BookingNote(Base):
+    """A private note by staff on a consultation; never shown to the citizen."""
+
+    __tablename__ = "booking_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class BookingEvent(Base):

@@ -35,6 +35,7 @@ from booking.codes import (
     new_booking_code,
     new_confirmation_code,
     new_salt,
+    new_video_room,
     token_hash,
 )
 from booking.models import ACTIVE_STATUSES, Booking, BookingEvent, BookingStatus
@@ -128,14 +129,17 @@ def expire_holds(session: Session, now: datetime, expert_ids: list[int] | None =
         query = query.where(Booking.expert_id.in_(expert_ids))
     expired = list(session.scalars(query))
     for booking in expired:
-        _transition(session, booking, BookingStatus.CANCELLED, "hold_expired", Actor.system("hold expiry"), now)
+        transition(session, booking, BookingStatus.CANCELLED, "hold_expired", Actor.system("hold expiry"), now)
         booking.cancelled_at = now
     return len(expired)
 
 
-def _transition(session: Session, booking: Booking, to: BookingStatus, kind: str, actor: Actor, now: datetime,
+def transition(session: Session, booking: Booking, to: BookingStatus, kind: str, actor: Actor, now: datetime,
                 **details: Any) -> None:
+    """Move along the state machine (booking.models.TRANSITIONS), with history and audit."""
     before = booking.status
+    if not booking.can_become(to):
+        raise DomainError({"booking": _l("This booking cannot change like that any more.")}, code="conflict")
     booking.status = to
     booking.events.append(
         BookingEvent(at=now, kind=kind, from_status=before.value if before else None, to_status=to.value,
@@ -275,6 +279,7 @@ def hold_slot(
             created_at=now,
             source=source,
             partner_key_id=partner_key_id,
+            video_room=new_video_room() if channel == Channel.VIDEO else None,
             citizen_name=citizen.name,
             citizen_email=citizen.email,
             citizen_phone=citizen.phone,
@@ -320,7 +325,7 @@ def confirm_hold(session: Session, booking: Booking, code: str, now: datetime, p
     expected = confirmation_code_hash(code.strip(), policy.secret_key, booking.code)
     if not hmac.compare_digest(expected, booking.confirmation_code_hash):
         if booking.confirmation_attempts >= policy.max_code_attempts:
-            _transition(session, booking, BookingStatus.CANCELLED, "hold_released", actor, now,
+            transition(session, booking, BookingStatus.CANCELLED, "hold_released", actor, now,
                         reason="too many wrong codes")
             booking.cancelled_at = now
             raise DomainError({"code": _l("Too many wrong codes. The time has been released; book again.")},
@@ -335,7 +340,7 @@ def confirm_booking(session: Session, booking: Booking, now: datetime, actor: Ac
     booking.hold_expires_at = None
     booking.confirmed_at = now
     booking.sequence += 1
-    _transition(session, booking, BookingStatus.CONFIRMED, "confirmed", actor, now)
+    transition(session, booking, BookingStatus.CONFIRMED, "confirmed", actor, now)
 
 
 def cancel_booking(session: Session, booking: Booking, now: datetime, actor: Actor, reason: str = "") -> None:
@@ -343,7 +348,7 @@ def cancel_booking(session: Session, booking: Booking, now: datetime, actor: Act
         raise DomainError({"booking": _l("This booking can no longer be cancelled.")}, code="conflict")
     booking.cancelled_at = now
     booking.sequence += 1
-    _transition(session, booking, BookingStatus.CANCELLED, "cancelled", actor, now, reason=reason)
+    transition(session, booking, BookingStatus.CANCELLED, "cancelled", actor, now, reason=reason)
 
 
 def reschedule_booking(session: Session, booking: Booking, new_start: datetime, now: datetime, actor: Actor,

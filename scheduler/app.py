@@ -68,7 +68,8 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     login_manager.init_app(app)
     init_jobs(app)
-    import booking.jobs  # noqa: F401 - registers the booking jobs with the worker
+    import booking.jobs
+    import booking.tickets.jobs  # noqa: F401 - and the ticket deadline jobs
 
 
 def select_locale() -> str:
@@ -148,6 +149,22 @@ def register_blueprints(app: Flask) -> None:
     from booking.availability import search_slots
 
     app.extensions["okno.slot_search"] = search_slots
+    # The booking API shows the video room and window, which the video feature knows.
+    from video.rooms import video_info
+    from video.tokens import JitsiSettings
+
+    JitsiSettings.from_config(app.config)  # half-configured video fails at start-up, not on a join page
+    app.extensions["okno.video_info"] = video_info
+    from booking.tickets.views import bp as tickets_bp
+    from booking.workspace.views import bp as workspace_bp
+    from video.views import bp as video_bp
+
+    app.register_blueprint(workspace_bp)
+    from booking.workspace.feed import feed_bp
+
+    app.register_blueprint(feed_bp)  # /calendar/<token>.ics: polled by calendar programs, no sign-in
+    app.register_blueprint(tickets_bp)
+    app.register_blueprint(video_bp)
     register_api_routes()
     apply_api_limits(api_bp)
     app.register_blueprint(api_bp)
@@ -162,10 +179,12 @@ def register_errors(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from booking.apikeys import api_key_cli
+    from booking.tickets.cli import workdays_cli
     from scheduler.cli import register_cli
 
     register_cli(app)
     app.cli.add_command(api_key_cli)
+    app.cli.add_command(workdays_cli)
 
 
 def register_templating(app: Flask) -> None:

@@ -125,6 +125,23 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "API_RATE_LIMIT": env.get("API_RATE_LIMIT", "300 per minute"),
         "API_PARTNER_RATE_LIMIT": env.get("API_PARTNER_RATE_LIMIT", "6000 per minute"),
         "MAGIC_LINK_MAX_AGE_SECONDS": _int(env, "MAGIC_LINK_MAX_AGE_SECONDS", 24 * 3600),
+        # Video (Jitsi Meet): see the README section "Running the video server"
+        "JITSI_URL": env.get("JITSI_URL", "https://meet.jit.si").rstrip("/"),
+        "JITSI_APP_ID": env.get("JITSI_APP_ID", ""),
+        "JITSI_APP_SECRET": env.get("JITSI_APP_SECRET", ""),
+        "JITSI_PRIVATE_KEY_FILE": env.get("JITSI_PRIVATE_KEY_FILE", ""),
+        "JITSI_KEY_ID": env.get("JITSI_KEY_ID", ""),
+        "JITSI_AUDIENCE": env.get("JITSI_AUDIENCE", "jitsi"),
+        "VIDEO_OPENS_MINUTES_BEFORE": _int(env, "VIDEO_OPENS_MINUTES_BEFORE", 10),
+        "VIDEO_CLOSES_MINUTES_AFTER": _int(env, "VIDEO_CLOSES_MINUTES_AFTER", 30),
+        "VIDEO_CITIZEN_DISPLAY_NAME": env.get("VIDEO_CITIZEN_DISPLAY_NAME", "first_name"),
+        # Expert calendar feeds
+        "FEED_PAST_DAYS": _int(env, "FEED_PAST_DAYS", 30),
+        "FEED_FUTURE_DAYS": _int(env, "FEED_FUTURE_DAYS", 180),
+        "FEED_REFRESH_MINUTES": _int(env, "FEED_REFRESH_MINUTES", 15),
+        # Follow-up tickets
+        "TICKET_DUE_SOON_HOURS": _int(env, "TICKET_DUE_SOON_HOURS", 24),
+        "TICKET_CONFIRMATION_DAYS": _int(env, "TICKET_CONFIRMATION_DAYS", 7),
         # Language
         "BABEL_DEFAULT_LOCALE": "ru",
         "BABEL_DEFAULT_TIMEZONE": default_tz,

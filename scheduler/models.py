@@ -1,6 +1,7 @@
 """Imports every model module so that the metadata (and Alembic) sees all tables."""
 
-from booking.models import ApiKey, Booking, BookingEvent, CitizenLink
+import booking.tickets.models  # noqa: F401 - ticket tables
+from booking.models import ApiKey, Booking, BookingEvent, BookingNote, CitizenLink
 from scheduler.audit import AuditEntry
 from scheduler.auth.models import User
 from scheduler.departments.models import BusinessHours, Department, Location, Topic
@@ -13,6 +14,7 @@ __all__ = [
     "AuditEntry",
     "Booking",
     "BookingEvent",
+    "BookingNote",
     "BusinessHours",
     "CitizenLink",
     "DateOverride",

@@ -40,3 +40,26 @@ def test_upgrade_on_an_empty_database_matches_the_models_and_downgrades(
         remaining = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
         assert remaining == set()
         db.engine.dispose()
+
+
+def test_upgrade_keeps_existing_rows(fresh_database_url: str, tmp_path: Path, restore_jobs: None) -> None:
+    """Columns added later must have defaults for rows written before them."""
+    from sqlalchemy import text
+
+    migrated = create_app(app_config(fresh_database_url, tmp_path), instance_path=str(tmp_path))
+    with migrated.app_context():
+        upgrade(revision="f64dd589bc41")  # departments, experts and bookings, before feeds and outcomes
+        with db.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO departments (id, slug, title, timezone, holiday_calendar, email, is_active) "
+                "VALUES (1, 'd', 'D', 'Europe/Moscow', 'RU', '', true)"))
+            connection.execute(text(
+                "INSERT INTO users (id, email, full_name, role, password_hash, is_active_account, created_at) "
+                "VALUES (1, 'e@example.org', 'E', 'expert', 'x', true, CURRENT_TIMESTAMP)"))
+            connection.execute(text(
+                "INSERT INTO experts (id, user_id, department_id, position, is_active) VALUES (1, 1, 1, '', true)"))
+        upgrade()
+        with db.engine.connect() as connection:
+            detail = connection.execute(text("SELECT feed_detail FROM experts WHERE id = 1")).scalar_one()
+        assert detail == "minimal"
+        db.engine.dispose()

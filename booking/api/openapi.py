@@ -161,6 +161,31 @@ SCHEMAS: dict[str, Any] = {
             "video": {"oneOf": [{"type": "null"}, _ref("Video")]},
         },
     },
+    "FollowupRequest": {
+        "type": "object",
+        "required": ["summary"],
+        "properties": {
+            "summary": {"type": "string", "minLength": 1, "maxLength": 2000,
+                        "description": "what the competent department must answer"},
+            "department": {"type": "string",
+                           "description": "the competent department's slug; by default the topic's department"},
+        },
+    },
+    "Ticket": {
+        "type": "object",
+        "required": ["number", "status", "department", "opened_at", "due_at", "answered_at", "booking"],
+        "properties": {
+            "number": {"type": "string", "description": "YYYY-NNNNNN, sequential per year"},
+            "status": {"type": "string",
+                       "enum": ["open", "in_progress", "answered", "reopened", "closed", "closed_unconfirmed"]},
+            "department": {**_ref("Department"), "description": "the competent department"},
+            "opened_at": INSTANT,
+            "due_at": {**INSTANT, "description": "the close of business of the department on the N-th working day "
+                                                 "after the opening day, in the department's zone"},
+            "answered_at": {"oneOf": [{"type": "null"}, INSTANT]},
+            "booking": {"type": "string", "description": "the booking code"},
+        },
+    },
 }
 
 PARTNER_ONLY = [{"partnerKey": []}]
@@ -261,6 +286,50 @@ BOOKING_PATHS: dict[str, Any] = {
     },
 }
 
+_TICKET = _json("The ticket", _ref("Ticket"))
+TICKET_PATHS: dict[str, Any] = {
+    "/api/v1/bookings/{code}/followup": {
+        "post": {
+            "summary": "Open a follow-up ticket from a held consultation",
+            "description": "For a partner key, only bookings it created; for a signed-in staff member (session "
+                           "cookie, body sent as application/json), the consultation's expert, a supervisor of its "
+                           "department or an admin. The booking must be `completed` and not recorded as resolved. "
+                           "The citizen is emailed the ticket number, its due time and a link to follow it.",
+            "security": [{"partnerKey": []}, {"staffSession": []}],
+            "parameters": CODE_PARAMETERS[:1],
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _ref("FollowupRequest")}}},
+            "responses": {
+                "201": {**_TICKET, "description": "The new ticket",
+                        "headers": {"Location": {"schema": {"type": "string"},
+                                                 "description": "/api/v1/tickets/{number}"}}},
+                "400": _error("`bad_request`: the body is not a JSON object (or, for staff, not application/json)"),
+                "401": _error("`unauthorized`: neither a partner key nor a staff sign-in, or a wrong key"),
+                "404": _error("No such booking for these credentials"),
+                "409": _error("`conflict`: the consultation has not been held, or was recorded as resolved"),
+                "422": _error("`validation`: `fields.summary` or `fields.department`"),
+                "429": _TOO_MANY,
+            },
+        }
+    },
+    "/api/v1/tickets/{number}": {
+        "get": {
+            "summary": "A follow-up ticket",
+            "description": "With the partner key that created its booking, a staff sign-in that may see it, or the "
+                           "ticket's token from the citizen's link. Anything else is a 404.",
+            "security": [{"partnerKey": []}, {"staffSession": []}, {"ticketToken": []}],
+            "parameters": [
+                {"name": "number", "in": "path", "required": True, "schema": {"type": "string"},
+                 "description": "the ticket number, e.g. 2026-000123"},
+                {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "the ticket's token (from the link emailed to the citizen)"},
+            ],
+            "responses": {"200": _TICKET, "401": _error("No credentials at all, or a wrong partner key"),
+                          "404": _error("No such ticket for these credentials"), "429": _TOO_MANY},
+        }
+    },
+}
+
 PATHS: dict[str, Any] = {
     "/healthz": {
         "get": {
@@ -314,6 +383,7 @@ PATHS: dict[str, Any] = {
         "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1 document"}}}
     },
     **BOOKING_PATHS,
+    **TICKET_PATHS,
 }
 
 
@@ -335,6 +405,10 @@ def document() -> dict[str, Any]:
                                "description": "Partner API key from `flask api-key create`"},
                 "manageToken": {"type": "apiKey", "in": "query", "name": "token",
                                 "description": "A booking's manage token, as in its manage_url"},
+                "staffSession": {"type": "apiKey", "in": "cookie", "name": "session",
+                                 "description": "A signed-in staff member's session (the staff pages' sign-in)"},
+                "ticketToken": {"type": "apiKey", "in": "query", "name": "token",
+                                "description": "A ticket's token, as in the link emailed to the citizen"},
             },
         },
     }

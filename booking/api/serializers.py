@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
+
 from booking.api.catalogue import location_json
 from booking.links import ics_url, manage_url
 from booking.models import Booking
@@ -14,6 +16,12 @@ from booking.models import Booking
 def office_zone(booking: Booking) -> ZoneInfo:
     """The zone the citizen's appointment is told in: the office's for a visit, the department's for video."""
     return booking.location.zone if booking.location is not None else booking.topic.department.zone
+
+
+def _video(booking: Booking, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The video object comes from the video package, which the composition root plugs in here."""
+    describe = current_app.extensions.get("okno.video_info")
+    return describe(booking, config) if describe is not None else None
 
 
 def booking_json(booking: Booking, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -37,5 +45,5 @@ def booking_json(booking: Booking, config: Mapping[str, Any]) -> dict[str, Any]:
         },
         "manage_url": manage_url(booking, config),
         "ics_url": ics_url(booking, config),
-        "video": None,
+        "video": _video(booking, config),
     }

@@ -16,6 +16,7 @@ from booking.citizens import normalise_email_address
 from booking.codes import display_code, new_token, token_hash
 from booking.links import manage_token_for
 from booking.models import Booking, CitizenLink
+from booking.tickets.services import citizen_tickets
 from scheduler.db import utcnow
 from scheduler.errors import DomainError
 from scheduler.extensions import db, limiter
@@ -84,4 +85,5 @@ def _personal_page(email: str) -> ResponseReturnValue:
 
     for booking in bookings:
         grant_manage(booking.code, manage_token_for(booking, current_app.config))
-    return render_template("citizen/personal.html", bookings=bookings, display_code=display_code, now=utcnow())
+    return render_template("citizen/personal.html", bookings=bookings, display_code=display_code, now=utcnow(),
+                           tickets=citizen_tickets(db.session, email))

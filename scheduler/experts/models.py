@@ -25,6 +25,12 @@ class Expert(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     position: Mapped[str] = mapped_column(String(200), default="")
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The calendar subscription feed: a secret URL derived from this salt (None = no feed),
+    # checked against the stored hash; a new salt revokes the old address.
+    feed_token_salt: Mapped[str | None] = mapped_column(String(32))
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64))
+    # How much of the citizen the feed shows: "minimal" (topic and code) or "names".
+    feed_detail: Mapped[str] = mapped_column(String(20), default="minimal", server_default="minimal")
 
     user: Mapped[User] = relationship(lazy="joined")
     department: Mapped[Department] = relationship()

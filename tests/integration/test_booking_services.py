@@ -148,7 +148,8 @@ def test_cancel_frees_the_time_at_once_and_is_audited(session: Any, setup: Any) 
     confirm_hold(session, result.booking, result.confirmation_code, now, POLICY, ACTOR)
     cancel_booking(session, result.booking, now, ACTOR)
     assert setup.at(10) in free_starts(session, setup, now, setup.experts[0].id)
-    actions = [a.action for a in session.query(AuditEntry).filter_by(entity_id=result.booking.code)]
+    actions = [a.action for a in session.query(AuditEntry).filter_by(entity_id=result.booking.code)
+               .order_by(AuditEntry.id)]
     assert actions == ["booking.held", "booking.confirmed", "booking.cancelled"]
     with pytest.raises(DomainError):
         cancel_booking(session, result.booking, now, ACTOR)

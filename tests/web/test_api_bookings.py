@@ -6,6 +6,7 @@ Every JSON response is also checked against the OpenAPI document (status documen
 from __future__ import annotations
 
 import json
+import re
 from datetime import time, timedelta
 from typing import Any
 
@@ -91,7 +92,7 @@ def test_keys_are_stored_only_as_hashes_and_revocation_is_immediate(session: Any
     assert verify_key(session, "") is None and verify_key(session, "x" * 10_000) is None
     revoke_key(session, row.prefix, Actor.system("test"))
     assert verify_key(session, key) is None
-    audit = session.scalars(select(AuditEntry).where(AuditEntry.entity_type == "api_key")).all()
+    audit = session.scalars(select(AuditEntry).where(AuditEntry.entity_type == "api_key").order_by(AuditEntry.id)).all()
     assert [a.action for a in audit] == ["api_key.created", "api_key.revoked"]
     assert all(key not in json.dumps(a.changes) for a in audit)
 
@@ -141,7 +142,13 @@ def test_partner_books_a_confirmed_consultation(client: Any, session: Any, setup
     assert body["start"] == f"{setup.day.isoformat()}T10:00:00+03:00"
     assert body["end"] == f"{setup.day.isoformat()}T10:30:00+03:00"
     assert body["expert"] == {"id": setup.experts[1].id, "name": "Эксперт 2"}
-    assert body["location"] is None and body["video"] is None
+    assert body["location"] is None
+    # A video booking carries its room and the join window (10 minutes before, 30 after).
+    video = body["video"]
+    assert video["opens_at"] == f"{setup.day.isoformat()}T09:50:00+03:00"
+    assert video["closes_at"] == f"{setup.day.isoformat()}T11:00:00+03:00"
+    assert re.fullmatch(r"[a-z0-9]{20,}", video["room"])
+    assert video["join_url"].startswith(f"http://okno.example.org/video/{body['code']}?token=")
     assert body["citizen"] == {"name": CITIZEN["name"], "email": CITIZEN["email"], "phone": "+79123456789",
                                "applicant_type": "individual", "organisation": "", "inn": ""}
     assert body["manage_url"].startswith(f"http://okno.example.org/manage/{body['code']}?token=")
@@ -423,7 +430,7 @@ def test_cancelling_by_token_frees_the_time_and_tells_the_citizen(client: Any, s
     token = {"query_string": {"token": token_of(created)}}
     response = post_action(client, created["code"], "cancel", **token)
     assert response.status_code == 200
-    assert response.get_json() == {**created, "status": "cancelled"}
+    assert response.get_json() == {**created, "status": "cancelled", "video": None}  # no room once cancelled
     mail = session.scalars(select(OutboxMessage).where(OutboxMessage.template == "booking_cancelled")).one()
     assert mail.to_address == CITIZEN["email"]
     booking = session.scalars(select(Booking)).one()

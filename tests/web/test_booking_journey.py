@@ -26,7 +26,9 @@ def book_through_pages(client: Any, session: Any, setup: Any, start: Any, expert
     review = client.post(f"/book/{setup.topic.slug}", data=form)
     if review.status_code != 200:
         return review
-    assert "Проверьте и запишитесь" in review.get_data(as_text=True) or "step" in review.get_data(as_text=True)
+    page_text = review.get_data(as_text=True)
+    assert "<h1>Проверьте и запишитесь</h1>" in page_text  # the review step, not the form again
+    assert 'name="step" value="book"' in page_text
     return client.post(f"/book/{setup.topic.slug}", data={**form, "step": "book"})
 
 

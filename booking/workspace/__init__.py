@@ -1,0 +1,1 @@
+"""The expert's workspace: the day and week of consultations, and the calendar feed."""

@@ -1,0 +1,105 @@
+"""A booking's video room: its name, join window, participants, and what the API shows of it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from booking.codes import new_video_room
+from booking.links import manage_token_for
+from booking.models import Booking, BookingStatus
+from scheduler.schedules.models import Channel
+from video.tokens import Participant, VideoConfigError
+from video.window import JoinWindow, Phase, join_window
+
+# Room names are made where the booking is made (booking.services.hold_slot), which may not
+# import this package; this is the same generator under the name this package uses.
+new_room_name = new_video_room
+
+# Only a booking that is going ahead admits anyone; a cancelled one never yields a token.
+JOINABLE_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
+DISPLAY_NAME_MODES = ("first_name", "full_name", "generic")
+# Russian patronymics (Иванович, Петровна, Ильинична, Ильич) and Turkic ones (оглы, кызы, улы).
+_PATRONYMIC = re.compile(r"(вич|вна|чна|ьич|оглы|кызы|улы)$", re.IGNORECASE)
+_PATRONYMIC_PARTICLES = ("оглы", "кызы", "улы")
+
+
+def has_video(booking: Booking) -> bool:
+    return booking.channel == Channel.VIDEO and bool(booking.video_room)
+
+
+def booking_window(booking: Booking, config: Mapping[str, Any]) -> JoinWindow:
+    """Always the booking's current times: after a reschedule the old window admits nobody."""
+    return join_window(booking.starts_at, booking.ends_at,
+                       opens_before=timedelta(minutes=int(config["VIDEO_OPENS_MINUTES_BEFORE"])),
+                       closes_after=timedelta(minutes=int(config["VIDEO_CLOSES_MINUTES_AFTER"])))
+
+
+def booking_phase(booking: Booking, config: Mapping[str, Any], now: datetime) -> Phase:
+    if booking.status in (BookingStatus.CANCELLED, BookingStatus.PENDING):
+        return Phase.CANCELLED
+    if booking.status not in JOINABLE_STATUSES:
+        return Phase.ENDED  # completed or no-show: the consultation is over
+    return booking_window(booking, config).phase(now)
+
+
+def first_name(full_name: str) -> str:
+    """The given name out of a full name written either "Имя Фамилия" or "Фамилия Имя Отчество".
+
+    When a word looks like a patronymic, the given name is the word before it; otherwise the
+    first word is taken.
+    """
+    words = full_name.split()
+    for index, word in enumerate(words[1:], start=1):
+        if word.lower() in _PATRONYMIC_PARTICLES and index >= 2:
+            return words[index - 2]  # "Эльдар Рашид оглы": the father's name stands between
+        if _PATRONYMIC.search(word):
+            return words[index - 1]
+    return words[0] if words else ""
+
+
+def citizen_display_name(full_name: str, mode: str, generic: str) -> str:
+    if mode not in DISPLAY_NAME_MODES:
+        raise VideoConfigError(f"VIDEO_CITIZEN_DISPLAY_NAME must be one of {', '.join(DISPLAY_NAME_MODES)}")
+    if mode == "full_name":
+        return " ".join(full_name.split()) or generic
+    if mode == "first_name":
+        return first_name(full_name) or generic
+    return generic
+
+
+def citizen_participant(booking: Booking, config: Mapping[str, Any], generic: str) -> Participant:
+    """The citizen joins as a plain participant, named as configured; no email or phone."""
+    name = citizen_display_name(booking.citizen_name, str(config["VIDEO_CITIZEN_DISPLAY_NAME"]), generic)
+    return Participant(id=f"citizen-{booking.id}", name=name, is_moderator=False)
+
+
+def expert_participant(booking: Booking) -> Participant:
+    """The booking's expert runs the room."""
+    return Participant(id=f"expert-{booking.expert_id}", name=booking.expert.name, is_moderator=True)
+
+
+def citizen_join_page_url(booking: Booking, config: Mapping[str, Any]) -> str:
+    """The citizen's join page, carrying the manage token like the manage link does."""
+    query = urlencode({"token": manage_token_for(booking, config)})
+    return f"{config['PUBLIC_BASE_URL']}/video/{booking.code}?{query}"
+
+
+def video_info(booking: Booking, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The booking's ``video`` object for the API (null for in-person and cancelled bookings).
+
+    Registered by the composition root as ``app.extensions["okno.video_info"]``.
+    """
+    if not has_video(booking) or booking.status == BookingStatus.CANCELLED:
+        return None
+    window = booking_window(booking, config)
+    zone = booking.topic.department.zone
+    return {
+        "room": booking.video_room,
+        "join_url": citizen_join_page_url(booking, config),
+        "opens_at": window.opens_at.astimezone(zone).isoformat(),
+        "closes_at": window.closes_at.astimezone(zone).isoformat(),
+    }
