@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test translations translations-update vendor lint bench-slots bench-rush clean
+.PHONY: run test install install-test translations translations-update vendor lint bench-slots bench-rush bench-dashboard clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ lint: install-test
 bench-slots: install
 	$(BIN)/python bench/slots.py
 
+bench-dashboard: install
+	$(BIN)/python bench/dashboard.py
+
 bench-rush: install
 	$(BIN)/python bench/rush.py --database-url $${OKNO_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
@@ -63,6 +66,8 @@ vendor:
 	npm ci --no-audit --no-fund --ignore-scripts
 	mkdir -p scheduler/static/vendor/pico
 	cp node_modules/@picocss/pico/css/pico.min.css node_modules/@picocss/pico/LICENSE.md scheduler/static/vendor/pico/
+	mkdir -p scheduler/static/vendor/chartjs
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md scheduler/static/vendor/chartjs/
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache

@@ -94,7 +94,13 @@ class Booking(Base):
     sequence: Mapped[int] = mapped_column(default=0)
     # The video room: unguessable, plain lowercase ASCII, fixed for the booking's life.
     video_room: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The reception desk (in person): arrival, the call to a window, the consultation's start.
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    call_window: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    queue_number: Mapped[int | None]
+    is_walk_in: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     no_show_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[Outcome | None] = mapped_column(str_enum(Outcome, "booking_outcome"))

@@ -26,6 +26,7 @@ def _context(booking: Booking, config: Mapping[str, Any]) -> dict[str, Any]:
         "manage_url": manage_url(booking, config),
         "ics_url": ics_url(booking, config),
         "video_url": video_join_page_url(booking, config) if booking.channel == Channel.VIDEO else None,
+        "video_opens_minutes": config["VIDEO_OPENS_MINUTES_BEFORE"],
     }
 
 

@@ -116,7 +116,8 @@ def lock_citizen(session: Session, topic_id: int, email: str, phone: str) -> Non
     """Serialise a citizen's bookings on one topic, so the per-topic limit holds under a rush."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    for key in sorted({f"okno:{topic_id}:{email}", f"okno:{topic_id}:{phone}"}):
+    # A walk-in registered at the desk has no email: an empty one identifies nobody.
+    for key in sorted({f"okno:{topic_id}:{v}" for v in (email, phone) if v}):
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
@@ -199,7 +200,8 @@ def count_active(session: Session, topic_id: int, email: str, phone: str, now: d
     query = select(func.count(Booking.id)).where(
         Booking.topic_id == topic_id,
         Booking.status.in_(ACTIVE_STATUSES),
-        or_(Booking.citizen_email == email, Booking.citizen_phone == phone),
+        or_(*[column == value for column, value in ((Booking.citizen_email, email), (Booking.citizen_phone, phone))
+              if value]),
         or_(Booking.status != BookingStatus.PENDING, Booking.hold_expires_at > now),
         Booking.ends_at > now,
     )

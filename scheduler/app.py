@@ -68,8 +68,10 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     login_manager.init_app(app)
     init_jobs(app)
+    # Importing a feature's jobs module registers its periodic tasks with the worker.
     import booking.jobs
-    import booking.tickets.jobs  # noqa: F401 - and the ticket deadline jobs
+    import booking.reception.jobs
+    import booking.tickets.jobs  # noqa: F401
 
 
 def select_locale() -> str:
@@ -164,6 +166,11 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(feed_bp)  # /calendar/<token>.ics: polled by calendar programs, no sign-in
     app.register_blueprint(tickets_bp)
+    from booking.analytics.views import bp as analytics_bp
+    from booking.reception.views import bp as reception_bp
+
+    app.register_blueprint(reception_bp)
+    app.register_blueprint(analytics_bp)
     app.register_blueprint(video_bp)
     register_api_routes()
     apply_api_limits(api_bp)

@@ -139,6 +139,10 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "FEED_PAST_DAYS": _int(env, "FEED_PAST_DAYS", 30),
         "FEED_FUTURE_DAYS": _int(env, "FEED_FUTURE_DAYS", 180),
         "FEED_REFRESH_MINUTES": _int(env, "FEED_REFRESH_MINUTES", 15),
+        # Reception desk
+        "RECEPTION_EARLY_MINUTES": _int(env, "RECEPTION_EARLY_MINUTES", 60),
+        "RECEPTION_LATE_MINUTES": _int(env, "RECEPTION_LATE_MINUTES", 15),
+        "RECEPTION_NO_SHOW_GRACE_MINUTES": _int(env, "RECEPTION_NO_SHOW_GRACE_MINUTES", 15),
         # Follow-up tickets
         "TICKET_DUE_SOON_HOURS": _int(env, "TICKET_DUE_SOON_HOURS", 24),
         "TICKET_CONFIRMATION_DAYS": _int(env, "TICKET_CONFIRMATION_DAYS", 7),

@@ -1,5 +1,6 @@
 """Imports every model module so that the metadata (and Alembic) sees all tables."""
 
+import booking.reception.models
 import booking.tickets.models  # noqa: F401 - ticket tables
 from booking.models import ApiKey, Booking, BookingEvent, BookingNote, CitizenLink
 from scheduler.audit import AuditEntry

@@ -11,6 +11,7 @@ from typing import Any
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
+from booking.analytics.api import STATS_PATHS, STATS_SCHEMAS
 from booking.api import bp
 
 INSTANT = {"type": "string", "format": "date-time", "description": "ISO 8601 with an explicit offset"}
@@ -384,6 +385,7 @@ PATHS: dict[str, Any] = {
     },
     **BOOKING_PATHS,
     **TICKET_PATHS,
+    **STATS_PATHS,
 }
 
 
@@ -399,7 +401,7 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "paths": PATHS,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **STATS_SCHEMAS},
             "securitySchemes": {
                 "partnerKey": {"type": "http", "scheme": "bearer",
                                "description": "Partner API key from `flask api-key create`"},

@@ -1,0 +1,1 @@
+"""Supervisor analytics: load, channels, topics, deadlines and ratings, with exports."""

@@ -1,0 +1,461 @@
+"""Supervisor analytics: the dashboard's figures, aggregated by the database.
+
+Every figure is for a period of *local* dates (``first`` to ``last`` inclusive), read in the time
+zone of the booking's department (the topic's department), and narrowed by a :class:`StatsFilter`.
+
+Definitions
+-----------
+* A *booking* is any booking except a pending hold (an unconfirmed hold is not a booking yet); it
+  counts on the local date of its consultation (``starts_at``), whatever its status:
+  ``made`` = all of them; ``held`` = completed; ``cancelled``; ``no_show``; ``walk_ins`` =
+  ``is_walk_in``; ``online`` = video, ``in_person`` = in person.
+* *Waiting time at reception* = ``called_at - checked_in_at`` for bookings that have both: the
+  mean in minutes, and how many waits it is the mean of.
+* *Utilisation* = booked consultation minutes ÷ available minutes. Booked minutes: the length
+  (``ends_at - starts_at``) of bookings that took the expert's time: confirmed, checked in,
+  completed, no-show. Available minutes: for each expert of the departments in scope (narrowed by
+  topic to the experts who take it, by channel and location to those weekly rows), on each of the
+  department's working days of the period, the expert's weekly hours (or that day's "hours"
+  override; nothing on an absence) intersected with the department's business hours for the
+  effective weekday; overlapping rows of different channels count once. Reception days and the
+  one-hour pre-holiday shortening are ignored. This is the schedule arithmetic of a few hundred
+  rows, done in Python; the bookings are summed by the database.
+* *Follow-ups*: ``opened`` = tickets opened on a local date of the period (the owing department's
+  zone, narrowed by every filter through the consultation); the deadline figures (due, answered on
+  time, overdue, confirmation and reopen rates) are :func:`booking.tickets.rating.period_rating`'s,
+  counted on the due date; that function narrows by department, topic and channel only.
+
+Local dates in SQL: on PostgreSQL with the department's IANA zone (``timezone(zone, instant)``); on
+SQLite, which has no zones, with each department's UTC offset at the start of the period (exact for
+zones without daylight saving time: every Russian and Kazakh zone today), as the rating does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Date, Float, Integer, and_, case, cast, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from booking.models import Booking, BookingStatus
+from booking.tickets.models import Ticket
+from booking.tickets.rating import RatingRow, department_rating, period_rating
+from scheduler.departments.models import Department, Topic
+from scheduler.experts.models import Expert, expert_topics
+from scheduler.schedules.models import DateOverride, OverrideKind, WeeklyAvailability
+
+# Statuses whose consultation took (or was to take) the expert's time.
+TIME_TAKING = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.COMPLETED, BookingStatus.NO_SHOW)
+
+
+@dataclass(frozen=True)
+class StatsFilter:
+    """The period (local dates, inclusive) and the filters; ``department_ids`` None means every department."""
+
+    first: date
+    last: date
+    department_ids: tuple[int, ...] | None = None
+    topic_id: int | None = None
+    channel: str | None = None
+    applicant_type: str | None = None
+    location_id: int | None = None
+
+    def year_earlier(self) -> StatsFilter:
+        return replace(self, first=_year_back(self.first), last=_year_back(self.last))
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+def _year_back(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+# --- results ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Counts:
+    """Booking counts for one group (the whole period, a topic, a channel, a month or a day)."""
+
+    key: str = ""
+    label: str = ""
+    made: int = 0
+    held: int = 0
+    cancelled: int = 0
+    no_show: int = 0
+    walk_ins: int = 0
+    online: int = 0
+    in_person: int = 0
+    individuals: int = 0
+    legal_entities: int = 0
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The dashboard's headline figures for a period."""
+
+    counts: Counts
+    booked_minutes: int
+    available_minutes: int
+    waits: int
+    avg_wait_minutes: float | None
+    followups_opened: int
+    followups_due: int
+    followups_answered: int
+    followups_on_time: int
+    followups_overdue: int
+    followups_confirmed: int
+    followups_reopened: int
+
+    @property
+    def utilisation(self) -> float | None:
+        return self.booked_minutes / self.available_minutes if self.available_minutes else None
+
+    @property
+    def confirmation_rate(self) -> float | None:
+        return self.followups_confirmed / self.followups_answered if self.followups_answered else None
+
+    @property
+    def reopen_rate(self) -> float | None:
+        return self.followups_reopened / self.followups_answered if self.followups_answered else None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.followups_on_time / self.followups_due if self.followups_due else None
+
+
+@dataclass
+class Dashboard:
+    """Everything the dashboard, the exports and the API show."""
+
+    filters: StatsFilter
+    summary: Summary
+    previous: Summary
+    by_topic: list[Counts] = field(default_factory=list)
+    by_channel: list[Counts] = field(default_factory=list)
+    by_month: list[Counts] = field(default_factory=list)
+    by_day: list[Counts] = field(default_factory=list)
+    rating: list[RatingRow] = field(default_factory=list)
+    rating_daily: list[RatingRow] = field(default_factory=list)
+
+
+# --- SQL building blocks --------------------------------------------------------------------------
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _departments(session: Session, filters: StatsFilter) -> list[Department]:
+    query = select(Department).order_by(Department.title, Department.id)
+    if filters.department_ids is not None:
+        query = query.where(Department.id.in_(filters.department_ids))
+    return list(session.scalars(query))
+
+
+def _shift(departments: list[Department], department_column: Any, at: datetime) -> Any:
+    """SQLite: the per-department ``'+180 minutes'`` modifier that turns UTC into local wall time."""
+    modifiers = {}
+    for department in departments:
+        offset = department.zone.utcoffset(at.replace(tzinfo=None)) or timedelta(0)
+        modifiers[department.id] = f"{int(offset.total_seconds() // 60):+d} minutes"
+    return case(modifiers, value=department_column, else_="+0 minutes") if modifiers else "+0 minutes"
+
+
+class _Local:
+    """Local date and month of an instant column, in the zone of the department in ``department_column``."""
+
+    def __init__(self, session: Session, departments: list[Department], department_column: Any,
+                 filters: StatsFilter) -> None:
+        self.postgres = _is_postgres(session)
+        self.department_column = department_column
+        self.shift = None if self.postgres else _shift(
+            departments, department_column, datetime.combine(filters.first, time(), tzinfo=UTC))
+
+    def day(self, column: Any) -> Any:
+        if self.postgres:
+            return cast(func.timezone(Department.timezone, column), Date)
+        return func.date(column, self.shift)
+
+    def month(self, column: Any) -> Any:
+        if self.postgres:
+            return func.to_char(func.timezone(Department.timezone, column), "YYYY-MM")
+        return func.strftime("%Y-%m", column, self.shift)
+
+    def day_between(self, column: Any, first: date, last: date) -> ColumnElement[bool]:
+        day = self.day(column)
+        if self.postgres:
+            return day.between(first, last)
+        return day.between(first.isoformat(), last.isoformat())
+
+
+def _utc_bounds(filters: StatsFilter) -> tuple[datetime, datetime]:
+    """Instants surely enclosing every zone's local days of the period (lets an index on the instant work)."""
+    return (datetime.combine(filters.first - timedelta(days=1), time(), tzinfo=UTC),
+            datetime.combine(filters.last + timedelta(days=2), time(), tzinfo=UTC))
+
+
+def _minutes(session: Session, start: Any, end: Any) -> Any:
+    if _is_postgres(session):
+        return func.extract("epoch", end - start) / 60
+    return (func.julianday(end) - func.julianday(start)) * 1440
+
+
+def _count_if(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0).cast(Integer)
+
+
+def _booking_filters(filters: StatsFilter) -> list[Any]:
+    conditions: list[Any] = [Booking.status != BookingStatus.PENDING]
+    if filters.department_ids is not None:
+        conditions.append(Topic.department_id.in_(filters.department_ids))
+    if filters.topic_id is not None:
+        conditions.append(Booking.topic_id == filters.topic_id)
+    if filters.channel is not None:
+        conditions.append(Booking.channel == filters.channel)
+    if filters.applicant_type is not None:
+        conditions.append(Booking.applicant_type == filters.applicant_type)
+    if filters.location_id is not None:
+        conditions.append(Booking.location_id == filters.location_id)
+    return conditions
+
+
+def _count_columns() -> list[Any]:
+    return [
+        func.count(Booking.id),
+        _count_if(Booking.status == BookingStatus.COMPLETED),
+        _count_if(Booking.status == BookingStatus.CANCELLED),
+        _count_if(Booking.status == BookingStatus.NO_SHOW),
+        _count_if(Booking.is_walk_in.is_(True)),
+        _count_if(Booking.channel == "video"),
+        _count_if(Booking.channel == "in_person"),
+        _count_if(Booking.applicant_type == "individual"),
+        _count_if(Booking.applicant_type == "legal_entity"),
+    ]
+
+
+def _counts(key: Any, label: Any, values: Iterable[Any]) -> Counts:
+    made, held, cancelled, no_show, walk_ins, online, in_person, individuals, legal = (int(v or 0) for v in values)
+    return Counts(str(key), str(label), made, held, cancelled, no_show, walk_ins, online, in_person, individuals,
+                  legal)
+
+
+def _booking_local(session: Session, filters: StatsFilter) -> _Local:
+    return _Local(session, _departments(session, filters), Topic.department_id, filters)
+
+
+def _bookings_query(local: _Local, filters: StatsFilter, *columns: Any) -> Any:
+    """SELECT ``columns`` over the filtered bookings of the period's local dates."""
+    lower, upper = _utc_bounds(filters)
+    query = (select(*columns).select_from(Booking).join(Topic, Topic.id == Booking.topic_id)
+             .where(*_booking_filters(filters), Booking.starts_at >= lower, Booking.starts_at < upper,
+                    local.day_between(Booking.starts_at, filters.first, filters.last)))
+    if local.postgres:
+        query = query.join(Department, Department.id == Topic.department_id)
+    return query
+
+
+# --- the figures ----------------------------------------------------------------------------------
+
+def booking_totals(session: Session, filters: StatsFilter) -> tuple[Counts, int, int, float | None]:
+    """Counts for the whole period, booked minutes, and the number and mean (minutes) of reception waits."""
+    local = _booking_local(session, filters)
+    wait = and_(Booking.called_at.is_not(None), Booking.checked_in_at.is_not(None))
+    booked = case((Booking.status.in_(TIME_TAKING), _minutes(session, Booking.starts_at, Booking.ends_at)), else_=0)
+    waited = case((wait, _minutes(session, Booking.checked_in_at, Booking.called_at)), else_=None)
+    query = _bookings_query(local, filters, *_count_columns(), func.coalesce(func.sum(booked), 0).cast(Float),
+                            _count_if(wait), func.avg(waited).cast(Float))
+    row = session.execute(query).one()
+    *counts, minutes, waits, avg_wait = row
+    return (_counts("total", "", counts), round(float(minutes or 0)), int(waits or 0),
+            round(float(avg_wait), 1) if avg_wait is not None else None)
+
+
+def _grouped(session: Session, filters: StatsFilter, group: str) -> list[Counts]:
+    """Counts per topic, channel, local month (``YYYY-MM``) or local day (``YYYY-MM-DD``), in key order."""
+    local = _booking_local(session, filters)
+    keys: tuple[Any, ...]
+    if group == "topic":
+        keys = (Topic.slug, Topic.title)
+    elif group == "channel":
+        keys = (Booking.channel,)
+    elif group == "month":
+        keys = (local.month(Booking.starts_at).label("month"),)
+    else:
+        keys = (local.day(Booking.starts_at).label("day"),)
+    query = _bookings_query(local, filters, *keys, *_count_columns()).group_by(*keys).order_by(keys[0])
+    result = []
+    for row in session.execute(query):
+        key = str(getattr(row[0], "value", row[0]))
+        label = row[1] if len(keys) == 2 else key
+        result.append(_counts(key, label, row[len(keys):]))
+    return result
+
+
+def by_topic(session: Session, filters: StatsFilter) -> list[Counts]:
+    return _grouped(session, filters, "topic")
+
+
+def by_channel(session: Session, filters: StatsFilter) -> list[Counts]:
+    return _grouped(session, filters, "channel")
+
+
+def by_month(session: Session, filters: StatsFilter) -> list[Counts]:
+    """Seasonality: one row per local month (``YYYY-MM``) of the period."""
+    return _grouped(session, filters, "month")
+
+
+def by_day(session: Session, filters: StatsFilter) -> list[Counts]:
+    return _grouped(session, filters, "day")
+
+
+def followups_opened(session: Session, filters: StatsFilter) -> int:
+    """Tickets opened on a local date of the period (the owing department's zone), filtered through the consultation."""
+    departments = _departments(session, filters)
+    local = _Local(session, departments, Ticket.department_id, filters)
+    lower, upper = _utc_bounds(filters)
+    # The owing department is the ticket's (it may differ from the consultation's); the rest go through the booking.
+    conditions = _booking_filters(replace(filters, department_ids=None))
+    query = (select(func.count(Ticket.id)).select_from(Ticket).join(Booking, Booking.id == Ticket.booking_id)
+             .where(Ticket.opened_at >= lower, Ticket.opened_at < upper, *conditions,
+                    local.day_between(Ticket.opened_at, filters.first, filters.last)))
+    if filters.department_ids is not None:
+        query = query.where(Ticket.department_id.in_(filters.department_ids))
+    if local.postgres:
+        query = query.join(Department, Department.id == Ticket.department_id)
+    return int(session.scalar(query) or 0)
+
+
+def _rating_args(filters: StatsFilter) -> dict[str, Any]:
+    return {"topic_ids": [filters.topic_id] if filters.topic_id is not None else None, "channel": filters.channel}
+
+
+def rating(session: Session, filters: StatsFilter, now: datetime) -> tuple[list[RatingRow], list[RatingRow]]:
+    """The department rating for the period and by day (booking.tickets.rating, reused as is)."""
+    args = _rating_args(filters)
+    return (period_rating(session, filters.first, filters.last, now, filters.department_ids, **args),
+            department_rating(session, filters.first, filters.last, now, filters.department_ids, **args))
+
+
+# --- available time -------------------------------------------------------------------------------
+
+Span = tuple[int, int]  # minutes from local midnight
+
+
+def _spans(times: Iterable[tuple[time, time]]) -> list[Span]:
+    return [(a.hour * 60 + a.minute, b.hour * 60 + b.minute) for a, b in times]
+
+
+def _merge(spans: Iterable[Span]) -> list[Span]:
+    merged: list[Span] = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        elif hi > lo:
+            merged.append((lo, hi))
+    return merged
+
+
+def _overlap(a: list[Span], b: list[Span]) -> int:
+    return sum(max(0, min(hi, bhi) - max(lo, blo)) for lo, hi in a for blo, bhi in b)
+
+
+def available_minutes(session: Session, filters: StatsFilter) -> int:
+    """Experts' available minutes in the period (see the module's definition of utilisation)."""
+    departments = {d.id: d for d in _departments(session, filters)}
+    if not departments:
+        return 0
+    experts = select(Expert.id, Expert.department_id).where(Expert.department_id.in_(list(departments)))
+    if filters.topic_id is not None:
+        experts = experts.where(Expert.id.in_(
+            select(expert_topics.c.expert_id).where(expert_topics.c.topic_id == filters.topic_id)))
+    department_of: dict[int, int] = {e: d for e, d in session.execute(experts)}
+    if not department_of:
+        return 0
+    weekly = select(WeeklyAvailability).where(WeeklyAvailability.expert_id.in_(list(department_of)))
+    if filters.channel is not None:
+        weekly = weekly.where(WeeklyAvailability.channel == filters.channel)
+    if filters.location_id is not None:
+        weekly = weekly.where(WeeklyAvailability.location_id == filters.location_id)
+    rows: dict[int, list[WeeklyAvailability]] = defaultdict(list)
+    for row in session.scalars(weekly):
+        rows[row.expert_id].append(row)
+    overrides: dict[int, list[DateOverride]] = defaultdict(list)
+    for override in session.scalars(select(DateOverride).where(
+            DateOverride.expert_id.in_(list(department_of)), DateOverride.first_day <= filters.last,
+            DateOverride.last_day >= filters.first)):
+        if filters.channel is None or override.channel is None or override.channel == filters.channel:
+            overrides[override.expert_id].append(override)
+
+    # Spans per expert and weekday, prepared once; a day needs its own only when a row's validity or an override
+    # touches it.
+    by_weekday: dict[tuple[int, int], list[WeeklyAvailability]] = defaultdict(list)
+    for expert_rows in rows.values():
+        for row in expert_rows:
+            by_weekday[row.expert_id, row.weekday].append(row)
+    plain = {key: _merge(_spans((r.starts, r.ends) for r in group)) for key, group in by_weekday.items()
+             if all(r.valid_from is None and r.valid_to is None for r in group)}
+
+    total = 0
+    for department in departments.values():
+        calendar = department.working_calendar
+        hours = {weekday: _merge(_spans(times)) for weekday, times in department.hours_by_weekday().items()}
+        members = [e for e, d in department_of.items() if d == department.id]
+        usual = {(e, w): _overlap(plain[e, w], hours[w]) for e in members for w in hours if (e, w) in plain}
+        day = filters.first
+        while day <= filters.last:
+            weekday = calendar.effective_weekday(day)
+            if weekday is not None and weekday in hours:
+                for expert_id in members:
+                    today = [o for o in overrides.get(expert_id, ()) if o.first_day <= day <= o.last_day]
+                    if not today and (expert_id, weekday) in usual:
+                        total += usual[expert_id, weekday]
+                        continue
+                    if any(o.kind == OverrideKind.ABSENCE for o in today):
+                        continue
+                    replaced = [o for o in today if o.kind == OverrideKind.HOURS]
+                    if replaced:
+                        own = _merge(s for o in replaced for s in _spans(o.parsed_intervals()))
+                    else:
+                        own = _merge(_spans((r.starts, r.ends) for r in by_weekday.get((expert_id, weekday), ())
+                                            if (r.valid_from is None or r.valid_from <= day)
+                                            and (r.valid_to is None or day <= r.valid_to)))
+                    total += _overlap(own, hours[weekday])
+            day += timedelta(days=1)
+    return total
+
+
+# --- the dashboard --------------------------------------------------------------------------------
+
+def summary(session: Session, filters: StatsFilter, now: datetime, totals: list[RatingRow] | None = None) -> Summary:
+    """The headline figures; ``totals``: the period's rating rows when the caller has them already."""
+    counts, booked, waits, avg_wait = booking_totals(session, filters)
+    if totals is None:
+        totals = period_rating(session, filters.first, filters.last, now, filters.department_ids,
+                               **_rating_args(filters))
+    return Summary(
+        counts=counts, booked_minutes=booked, available_minutes=available_minutes(session, filters), waits=waits,
+        avg_wait_minutes=avg_wait, followups_opened=followups_opened(session, filters),
+        followups_due=sum(r.due for r in totals), followups_answered=sum(r.answered for r in totals),
+        followups_on_time=sum(r.answered_on_time for r in totals), followups_overdue=sum(r.overdue for r in totals),
+        followups_confirmed=sum(r.confirmed for r in totals), followups_reopened=sum(r.reopened for r in totals),
+    )
+
+
+def dashboard(session: Session, filters: StatsFilter, now: datetime) -> Dashboard:
+    """All the dashboard's figures for ``filters``, with the same period a year earlier."""
+    period, daily = rating(session, filters, now)
+    return Dashboard(
+        filters=filters, summary=summary(session, filters, now, period),
+        previous=summary(session, filters.year_earlier(), now),
+        by_topic=by_topic(session, filters), by_channel=by_channel(session, filters),
+        by_month=by_month(session, filters), by_day=by_day(session, filters), rating=period, rating_daily=daily,
+    )

@@ -1,0 +1,26 @@
+"""Periodic reception jobs: expected visitors who never came become no-shows after a grace period."""
+
+from __future__ import annotations
+
+from flask import current_app
+from huey import crontab
+
+from scheduler.db import utcnow
+from scheduler.extensions import db
+from scheduler.jobs import bound_app, huey
+
+
+def sweep_no_shows() -> int:
+    """Mark the no-shows (recorded in their history) and commit once; the freed desk time takes walk-ins."""
+    from booking.reception import services
+
+    grace = int(current_app.config.get("RECEPTION_NO_SHOW_GRACE_MINUTES", 15))
+    marked = services.sweep_no_shows(db.session, utcnow(), grace)
+    db.session.commit()
+    return marked
+
+
+@huey.periodic_task(crontab(minute="*"))
+def sweep_no_shows_task() -> int:
+    with bound_app().app_context():
+        return sweep_no_shows()

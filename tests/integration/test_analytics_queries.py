@@ -1,0 +1,152 @@
+"""The analytics queries give exactly the seeded dataset's figures, for every filter, on both databases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, time
+from typing import Any
+
+import pytest
+
+from booking.analytics.queries import StatsFilter, available_minutes, by_channel, by_day, by_month, by_topic, dashboard
+from booking.analytics.queries import summary as summarise
+from scheduler.schedules.models import OverrideKind
+from tests.analytics_fixtures import EXPECTED, FIRST, LAST, NOW, Dataset, seed_dataset
+from tests.factories import add_override, add_weekly, make_expert
+
+
+@pytest.fixture
+def data(session: Any) -> Dataset:
+    return seed_dataset(session)
+
+
+def everything(data: Dataset, **kw: Any) -> StatsFilter:
+    return StatsFilter(FIRST, LAST, department_ids=(data.gas.id, data.water.id), **kw)
+
+
+def figures(session: Any, filters: StatsFilter) -> dict[str, Any]:
+    s = summarise(session, filters, NOW)
+    c = s.counts
+    return {
+        "made": c.made, "held": c.held, "cancelled": c.cancelled, "no_show": c.no_show, "walk_ins": c.walk_ins,
+        "online": c.online, "in_person": c.in_person, "individuals": c.individuals,
+        "legal_entities": c.legal_entities, "booked_minutes": s.booked_minutes,
+        "available_minutes": s.available_minutes, "waits": s.waits, "avg_wait_minutes": s.avg_wait_minutes,
+        "followups_opened": s.followups_opened, "followups_due": s.followups_due,
+        "followups_on_time": s.followups_on_time, "followups_overdue": s.followups_overdue,
+        "confirmation_rate": s.confirmation_rate, "reopen_rate": s.reopen_rate,
+    }
+
+
+def test_summary_counts_local_dates_of_both_departments(session: Any, data: Dataset) -> None:
+    assert figures(session, everything(data)) == EXPECTED
+
+
+def test_utilisation_is_booked_minutes_over_available_minutes(session: Any, data: Dataset) -> None:
+    s = summarise(session, everything(data), NOW)
+    assert s.utilisation == pytest.approx(300 / 5820)
+
+
+@pytest.mark.parametrize(("name", "changes", "expected"), [
+    ("gas only", {"department": "gas"}, {
+        "made": 8, "held": 5, "cancelled": 1, "no_show": 1, "walk_ins": 1, "online": 5, "in_person": 3,
+        "individuals": 6, "legal_entities": 2, "booked_minutes": 210, "available_minutes": 3120, "waits": 2,
+        "avg_wait_minutes": 16.0, "followups_opened": 3, "followups_due": 2, "followups_on_time": 1,
+        "followups_overdue": 1, "confirmation_rate": 0.5, "reopen_rate": 0.5}),
+    ("water only", {"department": "water"}, {
+        "made": 3, "held": 2, "cancelled": 0, "no_show": 1, "walk_ins": 0, "online": 3, "in_person": 0,
+        "individuals": 1, "legal_entities": 2, "booked_minutes": 90, "available_minutes": 2700, "waits": 0,
+        "avg_wait_minutes": None, "followups_opened": 1, "followups_due": 1, "followups_on_time": 0,
+        "followups_overdue": 1, "confirmation_rate": None, "reopen_rate": None}),
+    ("topic stove", {"topic": "stove"}, {
+        "made": 5, "held": 3, "cancelled": 1, "no_show": 1, "walk_ins": 0, "online": 3, "in_person": 2,
+        "individuals": 3, "legal_entities": 2, "booked_minutes": 120, "available_minutes": 2400, "waits": 1,
+        "avg_wait_minutes": 12.0, "followups_opened": 2, "followups_due": 2, "followups_on_time": 1,
+        "followups_overdue": 1, "confirmation_rate": 0.5, "reopen_rate": 0.5}),
+    ("in person", {"channel": "in_person"}, {
+        "made": 3, "held": 2, "cancelled": 0, "no_show": 1, "walk_ins": 1, "online": 0, "in_person": 3,
+        "individuals": 2, "legal_entities": 1, "booked_minutes": 90, "available_minutes": 1200, "waits": 2,
+        "avg_wait_minutes": 16.0, "followups_opened": 2, "followups_due": 1, "followups_on_time": 0,
+        "followups_overdue": 1, "confirmation_rate": 0.0, "reopen_rate": 1.0}),
+    ("legal entities", {"applicant_type": "legal_entity"}, {
+        "made": 4, "held": 1, "cancelled": 1, "no_show": 2, "walk_ins": 0, "online": 3, "in_person": 1,
+        "individuals": 0, "legal_entities": 4, "booked_minutes": 90, "available_minutes": 5820, "waits": 0,
+        "avg_wait_minutes": None, "followups_opened": 1,
+        # The deadline figures come from the department rating, which narrows by department, topic and
+        # channel only: the whole dataset's.
+        "followups_due": 3, "followups_on_time": 1, "followups_overdue": 2, "confirmation_rate": 0.5,
+        "reopen_rate": 0.5}),
+    ("the office", {"location": True}, {
+        "made": 3, "held": 2, "cancelled": 0, "no_show": 1, "walk_ins": 1, "online": 0, "in_person": 3,
+        "individuals": 2, "legal_entities": 1, "booked_minutes": 90, "available_minutes": 1200, "waits": 2,
+        "avg_wait_minutes": 16.0, "followups_opened": 2, "followups_due": 3, "followups_on_time": 1,
+        "followups_overdue": 2, "confirmation_rate": 0.5, "reopen_rate": 0.5}),
+])
+def test_each_filter_narrows_every_figure_it_applies_to(session: Any, data: Dataset, name: str,
+                                                        changes: dict[str, Any], expected: dict[str, Any]) -> None:
+    filters = everything(data)
+    if "department" in changes:
+        filters = replace(filters, department_ids=(getattr(data, changes["department"]).id,))
+    if "topic" in changes:
+        filters = replace(filters, topic_id=getattr(data, changes["topic"]).id)
+    if "channel" in changes:
+        filters = replace(filters, channel=changes["channel"])
+    if "applicant_type" in changes:
+        filters = replace(filters, applicant_type=changes["applicant_type"])
+    if "location" in changes:
+        filters = replace(filters, location_id=data.office.id)
+    assert figures(session, filters) == expected, name
+
+
+def test_topic_meter_counts_every_expert_who_takes_it_as_available(session: Any, data: Dataset) -> None:
+    # e1 (2400) and e2 (900 less the Wednesday absence: 720).
+    assert available_minutes(session, everything(data, topic_id=data.meter.id)) == 3120
+
+
+def test_groupings_by_topic_channel_month_and_day(session: Any, data: Dataset) -> None:
+    filters = everything(data)
+    assert [(r.key, r.label, r.made, r.held) for r in by_topic(session, filters)] == sorted([
+        (data.meter.slug, "Счётчик", 3, 2), (data.pipe.slug, "Труба", 3, 2), (data.stove.slug, "Плита", 5, 3)])
+    assert [(r.key, r.made, r.held, r.no_show, r.walk_ins) for r in by_channel(session, filters)] == [
+        ("in_person", 3, 2, 1, 1), ("video", 8, 5, 1, 0)]
+    assert [(r.key, r.made, r.individuals, r.legal_entities) for r in by_month(session, filters)] == [
+        ("2025-04", 11, 7, 4)]
+    assert [(r.key, r.made, r.cancelled, r.no_show) for r in by_day(session, filters)] == [
+        ("2025-04-07", 3, 1, 0), ("2025-04-08", 3, 0, 1), ("2025-04-09", 2, 0, 0), ("2025-04-10", 2, 0, 1),
+        ("2025-04-13", 1, 0, 0)]
+
+
+def test_dashboard_compares_with_the_same_week_a_year_earlier(session: Any, data: Dataset) -> None:
+    board = dashboard(session, everything(data), NOW)
+    assert board.summary.counts.made == 11
+    previous = board.previous.counts
+    assert (previous.made, previous.held, previous.cancelled, previous.legal_entities) == (2, 1, 1, 1)
+    assert board.previous.booked_minutes == 30
+
+
+def test_dashboard_rating_is_the_follow_up_rating_per_department(session: Any, data: Dataset) -> None:
+    board = dashboard(session, everything(data), NOW)
+    totals = {r.department_id: (r.due, r.answered_on_time, r.overdue) for r in board.rating}
+    assert totals == {data.gas.id: (2, 1, 1), data.water.id: (1, 0, 1)}
+    daily = {(r.department_id, r.day.isoformat()): r.due for r in board.rating_daily}
+    assert daily == {(data.gas.id, "2025-04-10"): 1, (data.gas.id, "2025-04-11"): 1, (data.water.id, "2025-04-10"): 1}
+
+
+def test_a_period_without_bookings_shows_zeros_not_errors(session: Any, data: Dataset) -> None:
+    empty = replace(everything(data), first=FIRST.replace(year=2020), last=LAST.replace(year=2020))
+    s = summarise(session, empty, NOW)
+    assert (s.counts.made, s.booked_minutes, s.avg_wait_minutes, s.utilisation is not None) == (0, 0, None, True)
+    assert by_day(session, empty) == []
+
+
+def test_available_minutes_follow_hours_overrides_and_row_validity(session: Any, data: Dataset) -> None:
+    water = StatsFilter(FIRST, LAST, department_ids=(data.water.id,))
+    assert available_minutes(session, water) == 2700
+    # Tuesday 8 April: 10:00-12:00 instead of 9:00-18:00 (540 → 120).
+    add_override(session, data.experts[2], date(2025, 4, 8), kind=OverrideKind.HOURS, intervals=[["10:00", "12:00"]])
+    assert available_minutes(session, water) == 2700 - 540 + 120
+    # A new expert: 9-10 ended before the period (nothing), 10-11 from Thursday 10 April (two days, 120).
+    e4 = make_expert(session, data.water, [data.pipe])
+    add_weekly(session, e4, starts=time(9), ends=time(10), valid_to=date(2025, 4, 6))
+    add_weekly(session, e4, starts=time(10), ends=time(11), valid_from=date(2025, 4, 10))
+    assert available_minutes(session, water) == 2700 - 540 + 120 + 120
