@@ -39,8 +39,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 # bench.slots re-executes this script under the project's virtualenv when needed: import it first.
-from bench.slots import Database, fresh_database  # noqa: E402, I001
-from bench.rush import free_port, percentile, settings_for  # noqa: E402
+from bench.rush import Database, free_port, fresh_database, percentile, settings_for  # noqa: E402
 
 BOOKINGS = 100_000
 TICKETS = 10_000
@@ -231,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         from scheduler.app import create_app
         from scheduler.extensions import db
 
-        database = fresh_database(args.database_url, workdir)
+        database = fresh_database(args.database_url, workdir, prefix="okno_bench")
         settings = settings_for(database.url, workdir, f"http://127.0.0.1:{free_port()}")
         app = create_app(dict(settings), instance_path=str(workdir))
         with app.app_context():

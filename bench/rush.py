@@ -82,16 +82,17 @@ class Database:
             self.cleanup()
 
 
-def fresh_database(base_url: str, workdir: Path) -> Database:
+def fresh_database(base_url: str, workdir: Path, prefix: str = "okno_rush") -> Database:
+    """A throwaway database of the kind ``base_url`` names: an SQLite file, or ``<prefix>_<hex>``."""
     from scheduler.config import normalise_database_url
 
     url = make_url(normalise_database_url(base_url))
     if url.get_backend_name() == "sqlite":
-        path = workdir / "rush.sqlite"
+        path = workdir / f"{prefix}.sqlite"
         return Database(f"sqlite:///{path}", f"SQLite file {path}")
     if url.get_backend_name() != "postgresql":
-        raise SystemExit(f"rush: use a PostgreSQL or SQLite URL, not {url.get_backend_name()}")
-    name = f"okno_rush_{secrets.token_hex(4)}"
+        raise SystemExit(f"bench: use a PostgreSQL or SQLite URL, not {url.get_backend_name()}")
+    name = f"{prefix}_{secrets.token_hex(4)}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
@@ -102,8 +103,14 @@ def fresh_database(base_url: str, workdir: Path) -> Database:
         admin.dispose()
 
     fresh = url.set(database=name).render_as_string(hide_password=False)
-    with create_engine(fresh).connect() as connection:
-        version = connection.execute(text("SHOW server_version")).scalar()
+    try:
+        probe = create_engine(fresh)
+        with probe.connect() as connection:
+            version = connection.execute(text("SHOW server_version")).scalar()
+        probe.dispose()
+    except Exception:  # whatever went wrong, the new database must not be left behind
+        drop()
+        raise
     return Database(fresh, f"PostgreSQL {version}, database {name}", drop)
 
 

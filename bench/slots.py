@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -54,11 +54,12 @@ except ImportError:  # run with a Python outside the virtualenv: hand over to th
 
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from sqlalchemy import create_engine, event, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import event, insert, select  # noqa: E402
 
 from bench.rush import (  # noqa: E402
+    Database,
     free_port,
+    fresh_database,
     percentile,
     settings_for,
     start_gunicorn,
@@ -78,46 +79,6 @@ HOURS = ((clock(9), clock(13)), (clock(14), clock(18)))
 
 # --- the database -----------------------------------------------------------------------------
 
-@dataclass
-class Database:
-    url: str
-    label: str
-    cleanup: Callable[[], None] | None = None
-
-    def drop(self) -> None:
-        if self.cleanup is not None:
-            self.cleanup()
-
-
-def fresh_database(base_url: str, workdir: Path) -> Database:
-    from scheduler.config import normalise_database_url
-
-    url = make_url(normalise_database_url(base_url))
-    if url.get_backend_name() == "sqlite":
-        path = workdir / "slots.sqlite"
-        return Database(f"sqlite:///{path}", f"SQLite file {path}")
-    if url.get_backend_name() != "postgresql":
-        raise SystemExit(f"slots: use a PostgreSQL or SQLite URL, not {url.get_backend_name()}")
-    name = f"okno_bench_{secrets.token_hex(4)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    fresh = url.set(database=name).render_as_string(hide_password=False)
-    try:
-        probe = create_engine(fresh)
-        with probe.connect() as connection:
-            version = connection.execute(text("SHOW server_version")).scalar()
-        probe.dispose()
-    except Exception:
-        drop()
-        raise
-    return Database(fresh, f"PostgreSQL {version}, database {name}", drop)
 
 
 # --- the dataset --------------------------------------------------------------------------------
@@ -353,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         from scheduler.app import create_app
         from scheduler.extensions import db
 
-        database = fresh_database(args.database_url, workdir)
+        database = fresh_database(args.database_url, workdir, prefix="okno_bench")
         port = free_port()
         settings = settings_for(database.url, workdir, f"http://127.0.0.1:{port}")
         app = create_app(dict(settings), instance_path=str(workdir))
