@@ -12,13 +12,8 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -26,10 +21,11 @@ from typing import Any
 
 import pytest
 
-from scheduler.app import PROJECT_ROOT, create_app
+from scheduler.app import create_app
 from scheduler.extensions import db
 from tests.booking_fixtures import bookable_setup
 from tests.conftest import app_config
+from tests.processes import start_process, stop_process, wait_for, wait_until_serving
 from tests.smtp_server import RecordingHandler, free_port, smtp_server
 
 CHROMIUM = os.environ.get("OKNO_CHROMIUM", "/usr/bin/chromium")
@@ -37,36 +33,6 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not met within {timeout:.0f} s")
-
-
-def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as output:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group (gunicorn's workers, huey's threads), SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        process.wait()
 
 
 @dataclass
@@ -132,19 +98,6 @@ def seed_demo(database_url: str, instance: Path) -> dict[str, Any]:
         db.session.remove()
         db.engine.dispose()
     return facts
-
-
-def wait_until_serving(url: str, process: subprocess.Popen[bytes], logs: list[Path], timeout: float = 30.0) -> None:
-    def answers() -> bool:
-        if process.poll() is not None:
-            raise AssertionError("the server exited:\n" + "\n".join(p.read_text(errors="replace") for p in logs))
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
-
-    wait_for(answers, timeout, f"{url}/healthz answering")
 
 
 @pytest.fixture

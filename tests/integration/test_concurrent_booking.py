@@ -12,13 +12,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -30,12 +25,13 @@ from sqlalchemy import create_engine, func, select
 
 from booking.apikeys import create_key
 from booking.models import ACTIVE_STATUSES, Booking
-from scheduler.app import PROJECT_ROOT, create_app
+from scheduler.app import create_app
 from scheduler.audit import Actor
 from scheduler.config import normalise_database_url
 from scheduler.extensions import db
 from tests.booking_fixtures import bookable_setup
 from tests.conftest import app_config
+from tests.processes import start_process, stop_process, wait_until_serving
 from tests.smtp_server import free_port
 
 pytestmark = pytest.mark.slow
@@ -50,38 +46,6 @@ def citizen(n: int) -> dict[str, str]:
     assert phonenumbers.is_valid_number(phonenumbers.parse(phone, "RU"))
     return {"name": f"Гражданин {n}", "email": f"rush{n}@example.org", "phone": phone,
             "applicant_type": "individual"}
-
-
-def run(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as output:
-        return subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"gunicorn exited:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"gunicorn did not answer within {timeout:.0f} s:\n{log.read_text(errors='replace')}")
 
 
 @pytest.fixture
@@ -108,13 +72,16 @@ def server(fresh_database_url: str, tmp_path: Path, seeded: dict[str, Any]) -> I
                           JOBS_SQLITE_PATH=str(tmp_path / "jobs.sqlite"))
     env = {**os.environ, **settings, "OKNO_INSTANCE_PATH": str(tmp_path)}
     log = tmp_path / "gunicorn.log"
-    process = run([sys.executable, "-m", "gunicorn", "--workers", "4", "--worker-class", "gthread", "--threads", "4",
-                   "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5", "wsgi:app"], env, log)
+    process = start_process(
+        [sys.executable, "-m", "gunicorn", "--workers", "4", "--worker-class", "gthread", "--threads", "4",
+         "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5", "wsgi:app"],
+        env, log,
+    )
     try:
-        wait_until_serving(url, process, log)
+        wait_until_serving(url, process, [log])
         yield {**seeded, "port": port, "log": log}
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def post_booking(port: int, key: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

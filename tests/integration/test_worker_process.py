@@ -7,37 +7,24 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from scheduler.app import PROJECT_ROOT, create_app
+from scheduler.app import create_app
 from scheduler.extensions import db
 from scheduler.mail.compose import queue_email
 from scheduler.mail.models import OutboxMessage, OutboxStatus
 from tests.conftest import app_config
+from tests.processes import start_process, stop_process, wait_for
 from tests.smtp_server import smtp_server
 
 pytestmark = pytest.mark.slow
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as output:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--workers", "2"],
-            cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+    return start_process([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--workers", "2"], env, log)
 
 
 def queue(count: int) -> None:
@@ -83,8 +70,7 @@ def test_worker_delivers_on_commit_and_survives_a_kill(fresh_database_url: str, 
                     wait_for(lambda: len(handler.messages) == 6)
                     time.sleep(1.0)  # room for a duplicate to show up, if the worker were to send one
                 finally:
-                    os.killpg(restarted.pid, signal.SIGTERM)
-                    restarted.wait(timeout=10)
+                    stop_process(restarted)
                 ids = handler.message_ids()
                 assert len(ids) == 6 and len(set(ids)) == 6, log.read_text()
                 assert all_recorded_sent()

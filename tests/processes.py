@@ -1,0 +1,62 @@
+"""Real processes in tests (gunicorn, the worker): start, wait for, stop — always as a process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scheduler.app import PROJECT_ROOT
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll until ``condition()`` is truthy and return it; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not met within {timeout:.0f} s")
+
+
+def start_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start in its own session, so that stopping it reaches its children (gunicorn's workers)."""
+    with log.open("ab") as output:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process group (gunicorn's workers, huey's threads), SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        process.wait()
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], logs: list[Path], timeout: float = 30.0) -> None:
+    """Wait for ``/healthz`` to answer 200; if the server dies first, fail with its logs."""
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise AssertionError("the server exited:\n" + "\n".join(p.read_text(errors="replace") for p in logs))
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    wait_for(answers, timeout, f"{url}/healthz answering")
