@@ -75,7 +75,7 @@ def completion_refusal(booking: Booking, now: datetime) -> DomainError | None:
     if booking.status in (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN):
         return DomainError({"booking": _l("Only a called visitor's consultation can be completed.")},
                            code="conflict")
-    return DomainError({"booking": _l("This consultation has already ended or was cancelled.")}, code="conflict")
+    return DomainError({"booking": _l("This booking cannot change like that any more.")}, code="conflict")
 
 
 def may_mark_no_show(booking: Booking, now: datetime) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import time, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from scheduler.audit import Actor
 from scheduler.config import normalise_database_url
 from scheduler.db import Base
 from scheduler.errors import DomainError
-from tests.reception_fixtures import POLICY, ReceptionSetup, a_day_ahead, book, reception_setup
+from tests.reception_fixtures import POLICY, VISIT_STATES, ReceptionSetup, a_day_ahead, book, reception_setup, visit
 
 DESK = Actor.system("desk")
 WINDOWS = services.Windows(early_minutes=60, late_minutes=15)
@@ -196,42 +197,7 @@ def test_a_whole_visit_keeps_the_figures_for_analytics(session: Any, setup: Rece
     assert [e.kind for e in booking.events][-4:] == ["checked_in", "called", "started", "completed"]
 
 
-def _expected(session: Any, setup: ReceptionSetup) -> Booking:
-    return booked(session, setup)
-
-
-def _checked_in(session: Any, setup: ReceptionSetup) -> Booking:
-    booking = booked(session, setup)
-    services.check_in(session, booking.code, setup.location, setup.at(9, 50), WINDOWS, DESK)
-    return booking
-
-
-def _called(session: Any, setup: ReceptionSetup) -> Booking:
-    booking = _checked_in(session, setup)
-    services.call_next(session, setup.location, setup.at(10), "1", DESK)
-    return booking
-
-
-def _in_consultation(session: Any, setup: ReceptionSetup) -> Booking:
-    booking = _called(session, setup)
-    services.start_consultation(session, booking, setup.at(10, 1), DESK)
-    return booking
-
-
-def _completed(session: Any, setup: ReceptionSetup) -> Booking:
-    booking = _in_consultation(session, setup)
-    consultation.complete(session, booking, Outcome.RESOLVED, setup.at(10, 20), DESK)
-    return booking
-
-
-def _no_show(session: Any, setup: ReceptionSetup) -> Booking:
-    booking = booked(session, setup)
-    consultation.mark_no_show(session, booking, setup.at(10, 20), DESK)
-    return booking
-
-
-STATES = {"expected": _expected, "checked_in": _checked_in, "called": _called, "in_consultation": _in_consultation,
-          "completed": _completed, "no_show": _no_show}
+STATES = {state: functools.partial(visit, state=state) for state in VISIT_STATES}
 MOVES = {
     "check_in": lambda s, setup, b: services.check_in(s, b.code, setup.location, setup.at(10, 5), WINDOWS, DESK),
     "start": lambda s, setup, b: services.start_consultation(s, b, setup.at(10, 30), DESK),
