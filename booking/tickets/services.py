@@ -340,8 +340,7 @@ def close_unconfirmed(session: Session, now: datetime, config: Mapping[str, Any]
 # --- who may see what -------------------------------------------------------------------------------
 
 def staff_can_see(user: User, ticket: Ticket) -> bool:
-    """Admins all; supervisors their department's; experts their department's, those assigned to them and
-    those they opened (so an expert can follow a question handed to another department)."""
+    """May staff see and work on the ticket (the access table's HANDLE_TICKET rule, for the ticket API)."""
     return may(user, Action.HANDLE_TICKET, ticket.scope)
 
 

@@ -99,12 +99,11 @@ def reach(user: User, action: Action) -> Reach:
 def may(user: User, action: Action, scope: Scope) -> bool:
     """May ``user`` do ``action`` to the record described by ``scope``?"""
     granted = reach(user, action)
-    if granted is Reach.EVERYTHING:
-        return True
+    if granted in (Reach.EVERYTHING, Reach.NOTHING):
+        return granted is Reach.EVERYTHING
     in_department = user.department_id is not None and scope.department_id == user.department_id
     personal = user.id is not None and user.id in scope.people
     return {
-        Reach.NOTHING: False,
         Reach.DEPARTMENT: in_department,
         Reach.OFFICE: user.location_id is not None and scope.location_id == user.location_id,
         Reach.PERSONAL: personal,

@@ -143,3 +143,13 @@ def test_may_anywhere_is_true_exactly_when_some_record_is_allowed(action: Action
     if RULES[action].get(USERS[who].role) is Reach.PERSONAL and USERS[who].is_active_account:
         somewhere = True  # a personal permission is there for any record the user is named on
     assert may_anywhere(USERS[who], action) is somewhere
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_a_visitor_who_is_not_signed_in_may_do_nothing(action: Action) -> None:
+    from flask_login import AnonymousUserMixin
+
+    anonymous = AnonymousUserMixin()
+    assert not may(anonymous, action, SCOPES["expert's own"])  # type: ignore[arg-type]
+    assert not may_anywhere(anonymous, action)  # type: ignore[arg-type]
+    assert department_ids(anonymous, action) == ()  # type: ignore[arg-type]
