@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from scheduler.auth.access import Scope
 from scheduler.db import Base, UTCDateTime, str_enum, utcnow
 from scheduler.departments.models import Location, Topic
 from scheduler.experts.models import Expert
@@ -144,6 +145,11 @@ class Booking(Base):
 
     def can_reschedule(self, now: datetime) -> bool:
         return self.status == BookingStatus.CONFIRMED and self.starts_at > now
+
+    @property
+    def scope(self) -> Scope:
+        """For permissions: the topic's department, the office, and the assigned expert."""
+        return Scope.of(self.topic.department_id, self.location_id, (self.expert.user_id,))
 
     def __repr__(self) -> str:
         return f"<Booking {self.code} {self.status}>"

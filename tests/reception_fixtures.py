@@ -72,3 +72,30 @@ def book(session: Any, setup: ReceptionSetup, start: datetime, now: datetime, *,
 
 def a_day_ahead(days: int = 3) -> date:
     return datetime.now(ZoneInfo("Europe/Moscow")).date() + timedelta(days=days)
+
+
+VISIT_STATES = ("expected", "checked_in", "called", "in_consultation", "completed", "no_show")
+
+
+def visit(session: Any, setup: ReceptionSetup, state: str) -> Booking:
+    """A 10:00 in-person booking brought to a desk state the real way: checked in at 9:50, called at 9:55,
+    started at 9:56, completed at 10:20; a no-show marked at 10:20."""
+    from booking import consultation
+    from booking.models import Outcome
+    from booking.reception import services
+
+    desk = Actor.system("desk")
+    booking = book(session, setup, setup.at(10), setup.at(8))
+    if state == "no_show":
+        consultation.mark_no_show(session, booking, setup.at(10, 20), desk)
+        return booking
+    steps = VISIT_STATES.index(state)
+    if steps >= 1:
+        services.check_in(session, booking.code, setup.location, setup.at(9, 50), services.Windows(), desk)
+    if steps >= 2:
+        services.call_next(session, setup.location, setup.at(9, 55), "1", desk)
+    if steps >= 3:
+        services.start_consultation(session, booking, setup.at(9, 56), desk)
+    if steps >= 4:
+        consultation.complete(session, booking, Outcome.RESOLVED, setup.at(10, 20), desk)
+    return booking

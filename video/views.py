@@ -19,6 +19,7 @@ from sqlalchemy import select
 from booking.citizen.manage import grant_manage, managed_booking
 from booking.codes import display_code, normalise_code
 from booking.models import Booking
+from scheduler.auth.access import Action, may
 from scheduler.auth.models import Role
 from scheduler.auth.roles import role_required
 from scheduler.db import utcnow
@@ -53,7 +54,7 @@ def expert_join(code: str) -> ResponseReturnValue:
     booking = db.session.scalar(select(Booking).where(Booking.code == normalise_code(code)))
     if booking is None or not has_video(booking):
         abort(404)
-    if booking.expert.user_id != current_user.id:
+    if not may(current_user, Action.JOIN_VIDEO_AS_EXPERT, booking.scope):
         abort(403)  # only the assigned expert runs the room; nobody else gets a moderator token
     return _join_page(booking, expert_participant(booking), "expert", utcnow())
 

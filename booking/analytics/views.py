@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from booking.analytics.exports import channel_label, tables, to_csv, to_xlsx
 from booking.analytics.queries import StatsFilter, dashboard
+from scheduler.auth import access
 from scheduler.auth.models import Role
 from scheduler.auth.roles import role_required
 from scheduler.db import utcnow
@@ -95,16 +96,11 @@ def parse_filters(args: Any, allowed_department_ids: tuple[int, ...] | None, tod
     return Choices(departments, topics, locations, filters)
 
 
-def _scope() -> tuple[int, ...] | None:
-    """Admins see every department; a supervisor only their own (nothing, if they have none yet)."""
-    if current_user.role == Role.ADMIN:
-        return None
-    return (current_user.department_id,) if current_user.department_id is not None else ()
-
-
 def _choices() -> Choices:
+    """Admins see every department; a supervisor only their own (nothing, if they have none yet)."""
+    departments = access.department_ids(current_user, access.Action.VIEW_ANALYTICS)
     try:
-        return parse_filters(request.args, _scope(), utcnow().date())
+        return parse_filters(request.args, departments, utcnow().date())
     except BadFilter:
         abort(400)
 
@@ -133,7 +129,7 @@ def index() -> ResponseReturnValue:
     return render_template(
         "analytics/dashboard.html", board=board, tables=tables(board), choices=choices, args=request.args,
         format_value=format_value, channels=CHANNELS, applicant_types=APPLICANT_TYPES, channel_label=channel_label,
-        is_admin=current_user.role == Role.ADMIN,
+        is_admin=access.department_ids(current_user, access.Action.VIEW_ANALYTICS) is None,
     )
 
 

@@ -12,10 +12,10 @@ from scheduler.jobs import bound_app, huey
 
 def sweep_no_shows() -> int:
     """Mark the no-shows (recorded in their history) and commit once; the freed desk time takes walk-ins."""
-    from booking.reception import services
+    from booking import consultation
 
     grace = int(current_app.config.get("RECEPTION_NO_SHOW_GRACE_MINUTES", 15))
-    marked = services.sweep_no_shows(db.session, utcnow(), grace)
+    marked = consultation.sweep_no_shows(db.session, utcnow(), grace)
     db.session.commit()
     return marked
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from scheduler.auth.access import Scope
 from scheduler.db import Base, UTCDateTime, str_enum, utcnow
 from scheduler.departments.models import Location, Topic
 from scheduler.experts.models import Expert
@@ -64,6 +65,12 @@ class WaitingEntry(Base):
 
     def can_become(self, status: WaitingStatus) -> bool:
         return status in WAITING_TRANSITIONS[self.status]
+
+    @property
+    def scope(self) -> Scope:
+        """For permissions: the office, and the expert who called the visitor (if any)."""
+        return Scope.of(self.location.department_id, self.location_id,
+                        (self.expert.user_id if self.expert is not None else None,))
 
     def __repr__(self) -> str:
         return f"<WaitingEntry {self.queue_number} {self.status}>"

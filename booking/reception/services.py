@@ -1,9 +1,10 @@
-"""Reception desk operations: check-in, walk-ins, calling visitors, consultations and no-shows.
+"""Reception desk operations: check-in, walk-ins, calling visitors and starting consultations.
 
 The desk's states of an in-person booking (``visit_state``) extend the booking's own status:
 a checked-in booking is *waiting* until called (``called_at``), then *called*, then *in
 consultation* (``started_at``); ``TRANSITIONS`` in ``booking.models`` still guards every status
-change. Walk-ins with no free time left go to a waiting list (``WaitingEntry``).
+change. Walk-ins with no free time left go to a waiting list (``WaitingEntry``). How a visit ends
+(completion, no-show, the no-show sweep) is ``booking.consultation``'s, shared with the workspace.
 
 Concurrency: every operation on a booking first locks its row (``SELECT ... FOR UPDATE`` on
 PostgreSQL; on SQLite every write transaction is ``BEGIN IMMEDIATE``), then re-reads its state,
@@ -26,7 +27,8 @@ from sqlalchemy.orm import Session, selectinload
 from booking.availability import expand_reception_days, search_slots
 from booking.citizens import NAME_MAX, CitizenDetails, normalise_phone
 from booking.codes import normalise_code
-from booking.models import ApplicantType, Booking, BookingStatus, Outcome
+from booking.consultation import lock_booking, lock_row
+from booking.models import ApplicantType, Booking, BookingStatus
 from booking.reception.models import WaitingEntry, WaitingStatus
 from booking.services import BookingPolicy, SlotTaken, confirm_booking, hold_slot, transition
 from scheduler.audit import Actor, record
@@ -134,23 +136,13 @@ def waiting_figures(bookings: list[Booking], waiting: list[WaitingEntry]) -> dic
 
 
 def _lock_booking(session: Session, code: str) -> Booking | None:
-    query = select(Booking).where(Booking.code == normalise_code(code)[:16])
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    booking = session.scalar(query.execution_options(populate_existing=True))
-    return booking
-
-
-def _lock_row(session: Session, model: Any, row_id: int) -> Any:
-    query = select(model).where(model.id == row_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return session.scalar(query.execution_options(populate_existing=True))
+    booking_id = session.scalar(select(Booking.id).where(Booking.code == normalise_code(code)[:16]))
+    return lock_row(session, Booking, booking_id) if booking_id is not None else None
 
 
 def next_queue_number(session: Session, location: Location, day: date) -> int:
     """The day's next number at this location, over checked-in bookings and the waiting list."""
-    _lock_row(session, Location, location.id)
+    lock_row(session, Location, location.id)
     start, end = day_bounds(location, day)
     booked = session.scalar(select(func.max(Booking.queue_number)).where(
         Booking.location_id == location.id, Booking.starts_at >= start, Booking.starts_at < end)) or 0
@@ -281,7 +273,7 @@ def call_next(session: Session, location: Location, now: datetime, window: str, 
     if expert is not None:
         query = query.where(Booking.expert_id == expert.id)
     for booking_id in session.scalars(query).all():
-        booking = _lock_row(session, Booking, booking_id)
+        booking = lock_row(session, Booking, booking_id)
         if booking.status != BookingStatus.CHECKED_IN or booking.called_at is not None:
             continue  # another window called them a moment ago
         _call(session, booking, now, window, actor)
@@ -293,7 +285,7 @@ def call_next(session: Session, location: Location, now: datetime, window: str, 
     if expert is not None:
         waiting = waiting.where(WaitingEntry.topic_id.in_([t.id for t in expert.topics]))
     for entry_id in session.scalars(waiting).all():
-        entry = _lock_row(session, WaitingEntry, entry_id)
+        entry = lock_row(session, WaitingEntry, entry_id)
         if entry.status != WaitingStatus.WAITING:
             continue
         entry.status = WaitingStatus.CALLED
@@ -321,10 +313,6 @@ def _event(session: Session, booking: Booking, kind: str, actor: Actor, now: dat
     record(session, actor, f"booking.{kind}", "booking", booking.code, details)
 
 
-def lock_booking(session: Session, booking: Booking) -> Booking:
-    return _lock_row(session, Booking, booking.id)
-
-
 def start_consultation(session: Session, booking: Booking, now: datetime, actor: Actor) -> None:
     """The called visitor sits down: the consultation starts."""
     booking = lock_booking(session, booking)
@@ -334,40 +322,9 @@ def start_consultation(session: Session, booking: Booking, now: datetime, actor:
     _event(session, booking, "started", actor, now)
 
 
-def complete_consultation(session: Session, booking: Booking, outcome: Outcome | str, now: datetime,
-                          actor: Actor, note: str = "") -> None:
-    """The consultation is over, with its outcome (a follow-up ticket is opened from the card)."""
-    booking = lock_booking(session, booking)
-    if visit_state(booking) not in ("called", "in_consultation"):
-        raise DomainError({"booking": _l("Only a called visitor's consultation can be completed.")},
-                          code="conflict")
-    try:
-        chosen = Outcome(outcome)
-    except ValueError:
-        raise DomainError({"outcome": _l("Choose the outcome.")}) from None
-    if booking.started_at is None:
-        booking.started_at = now
-    transition(session, booking, BookingStatus.COMPLETED, "completed", actor, now, outcome=chosen.value)
-    booking.completed_at = now
-    booking.outcome = chosen
-    booking.outcome_note = note.strip()
-
-
-def mark_no_show(session: Session, booking: Booking, now: datetime, actor: Actor) -> None:
-    """By hand: an expected visitor did not come, or a checked-in one left before being seen."""
-    booking = lock_booking(session, booking)
-    state = visit_state(booking)
-    if state == "expected" and now < booking.starts_at:
-        raise DomainError({"booking": _l("The appointment has not started yet.")}, code="too_early")
-    if state not in ("expected", "checked_in", "called") or booking.status == BookingStatus.PENDING:
-        raise DomainError({"booking": _l("This visitor cannot be marked as a no-show.")}, code="conflict")
-    transition(session, booking, BookingStatus.NO_SHOW, "no_show", actor, now)
-    booking.no_show_at = now
-
-
 def move_waiting(session: Session, entry: WaitingEntry, to: WaitingStatus, now: datetime, actor: Actor) -> None:
     """Start, finish or give up a waiting-list visit (the waiting list's own state machine)."""
-    entry = _lock_row(session, WaitingEntry, entry.id)
+    entry = lock_row(session, WaitingEntry, entry.id)
     if not entry.can_become(to):
         raise DomainError({"booking": _l("This visitor cannot change like that any more.")}, code="conflict")
     before = entry.status
@@ -381,26 +338,6 @@ def move_waiting(session: Session, entry: WaitingEntry, to: WaitingStatus, now: 
         entry.left_at = now
     record(session, actor, f"reception.waiting_{to.value}", "waiting", str(entry.id),
            {"status": [before.value, to.value]})
-
-
-def sweep_no_shows(session: Session, now: datetime, grace_minutes: int) -> int:
-    """Expected in-person visitors not checked in by the end of the grace period become no-shows."""
-    due = session.scalars(
-        select(Booking).where(Booking.channel == Channel.IN_PERSON, Booking.status == BookingStatus.CONFIRMED,
-                              Booking.checked_in_at.is_(None),
-                              Booking.starts_at <= now - timedelta(minutes=grace_minutes))
-        .order_by(Booking.id)
-    ).all()
-    count = 0
-    for candidate in due:
-        booking = lock_booking(session, candidate)
-        if booking.status != BookingStatus.CONFIRMED or booking.checked_in_at is not None:
-            continue  # checked in while the sweep ran
-        transition(session, booking, BookingStatus.NO_SHOW, "no_show", Actor.system("no-show sweep"), now,
-                   grace_minutes=grace_minutes)
-        booking.no_show_at = now
-        count += 1
-    return count
 
 
 def called_now(bookings: list[Booking], waiting: list[WaitingEntry]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
+from booking import consultation
 from booking.codes import display_code, normalise_code
 from booking.models import Booking
 from booking.reception import services
@@ -24,7 +25,8 @@ from booking.services import BookingPolicy
 from booking.workspace.forms import OUTCOME_LABELS, ActionForm, CompleteForm
 from booking.workspace.services import own_expert
 from scheduler.audit import Actor
-from scheduler.auth.models import Role, User
+from scheduler.auth.access import Action, Scope, condition, may
+from scheduler.auth.models import Role
 from scheduler.auth.roles import role_required
 from scheduler.db import utcnow
 from scheduler.departments.models import Location, Topic
@@ -61,22 +63,11 @@ def _windows() -> services.Windows:
                             late_minutes=int(config.get("RECEPTION_LATE_MINUTES", 15)))
 
 
-def can_work_at(user: User, location: Location) -> bool:
-    """Reception staff only at their own location; supervisors at their department's; admins anywhere."""
-    if user.role == Role.ADMIN:
-        return True
-    if user.role == Role.RECEPTION:
-        return user.location_id == location.id
-    if user.role == Role.SUPERVISOR:
-        return user.department_id is None or location.department_id == user.department_id
-    return False
-
-
 def _desk_location(slug: str) -> Location:
     location = db.session.scalar(select(Location).where(Location.slug == slug))
     if location is None:
         abort(404)
-    if not can_work_at(current_user, location):
+    if not may(current_user, Action.WORK_DESK, Scope.of_location(location)):
         abort(403)
     return location
 
@@ -102,8 +93,9 @@ def index() -> ResponseReturnValue:
         location = db.session.get(Location, current_user.location_id)
         if location is not None:
             return redirect(url_for("reception.desk", slug=location.slug))
-    locations = [loc for loc in db.session.scalars(select(Location).order_by(Location.name))
-                 if can_work_at(current_user, loc)]
+    locations = db.session.scalars(select(Location).where(condition(
+        current_user, Action.WORK_DESK, department=Location.department_id, location=Location.id,
+    )).order_by(Location.name)).all()
     return render_template("reception/index.html", locations=locations)
 
 
@@ -256,7 +248,7 @@ def desk_no_show(slug: str, code: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        services.mark_no_show(db.session, booking, utcnow(), Actor.staff(current_user))
+        consultation.mark_no_show(db.session, booking, utcnow(), Actor.staff(current_user))
     except DomainError as exc:
         _refused(exc)
         return _back(location)
@@ -341,8 +333,8 @@ def expert_call(location_id: int) -> ResponseReturnValue:
     location = db.session.get(Location, location_id)
     if location is None:
         abort(404)
-    if location.id not in {loc.id for loc in services.duty_locations(
-            db.session, expert, lambda loc: services.local_today(loc, now))}:
+    on_duty, _topics = services.on_duty(db.session, location, services.local_today(location, now))
+    if not may(current_user, Action.CONDUCT_AT_DESK, Scope.of_location(location, (e.user_id for e in on_duty))):
         abort(403)
     form = CallForm()
     form.expert.choices = [SelectChoice("", "")]
@@ -353,11 +345,10 @@ def expert_call(location_id: int) -> ResponseReturnValue:
 
 
 def _expert_booking(code: str) -> Booking:
-    expert = _own_expert()
     booking = db.session.scalar(select(Booking).where(Booking.code == normalise_code(code)[:16]))
     if booking is None:
         abort(404)
-    if booking.expert_id != expert.id:
+    if not may(current_user, Action.CONDUCT_AT_DESK, booking.scope):
         abort(403)
     return booking
 
@@ -377,12 +368,11 @@ def expert_booking_action(code: str, action: str) -> ResponseReturnValue:
             if not form.validate_on_submit():
                 flash(_("Choose the outcome."), "error")
                 return _back_to_queue()
-            services.complete_consultation(db.session, booking, form.outcome.data or "", now, actor,
-                                           form.note.data or "")
+            consultation.complete(db.session, booking, form.outcome.data or "", now, actor, form.note.data or "")
         elif action == "no-show":
             if not ActionForm().validate_on_submit():
                 abort(400)
-            services.mark_no_show(db.session, booking, now, actor)
+            consultation.mark_no_show(db.session, booking, now, actor)
         else:
             abort(404)
     except DomainError as exc:
@@ -398,11 +388,10 @@ WAITING_ACTIONS = {"start": WaitingStatus.STARTED, "complete": WaitingStatus.SER
 @bp.route("/staff/reception/expert/waiting/<int:entry_id>/<action>", methods=["POST"])
 @role_required(Role.EXPERT)
 def expert_waiting_action(entry_id: int, action: str) -> ResponseReturnValue:
-    expert = _own_expert()
     entry = db.session.get(WaitingEntry, entry_id)
     if entry is None or action not in WAITING_ACTIONS:
         abort(404)
-    if entry.expert_id != expert.id:
+    if not may(current_user, Action.CONDUCT_AT_DESK, entry.scope):
         abort(403)
     if not ActionForm().validate_on_submit():
         abort(400)

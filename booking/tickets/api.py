@@ -28,6 +28,7 @@ from booking.models import Booking
 from booking.tickets.models import Ticket
 from booking.tickets.services import citizen_token_matches, open_followup, staff_can_see
 from scheduler.audit import Actor
+from scheduler.auth.access import Action, may
 from scheduler.auth.models import Role
 from scheduler.db import utcnow
 from scheduler.departments.models import Department
@@ -71,11 +72,7 @@ def _staff_user() -> Any:
 
 
 def _staff_may_open(user: Any, booking: Booking) -> bool:
-    if user.role == Role.ADMIN:
-        return True
-    if user.role == Role.SUPERVISOR:
-        return user.department_id is not None and user.department_id == booking.topic.department_id
-    return bool(booking.expert.user_id == user.id)
+    return may(user, Action.OPEN_FOLLOWUP, booking.scope)
 
 
 @bp.route("/bookings/<code>/followup", methods=["POST"])

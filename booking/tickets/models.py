@@ -10,6 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.models import Booking
+from scheduler.auth.access import Scope
 from scheduler.auth.models import User
 from scheduler.db import Base, UTCDateTime, str_enum, utcnow
 from scheduler.departments.models import Department
@@ -98,6 +99,11 @@ class Ticket(Base):
         if self.first_answered_at is not None:
             return self.first_answered_at > self.due_at
         return self.is_awaiting_answer and self.due_at <= now
+
+    @property
+    def scope(self) -> Scope:
+        """For permissions: the competent department, the assignee and whoever opened it."""
+        return Scope.of(self.department_id, None, (self.assignee_id, self.opened_by_id))
 
     def __repr__(self) -> str:
         return f"<Ticket {self.number} {self.status}>"

@@ -33,6 +33,7 @@ from booking.codes import new_salt, token_hash
 from booking.models import Booking, BookingStatus, Outcome
 from booking.tickets.models import AWAITING_ANSWER, Ticket, TicketCounter, TicketEvent, TicketStatus
 from scheduler.audit import Actor, record
+from scheduler.auth.access import Action, may
 from scheduler.auth.models import Role, User
 from scheduler.calendar import closing_time_from_hours, followup_due_at
 from scheduler.departments.models import Department
@@ -245,8 +246,7 @@ def reassign(session: Session, ticket: Ticket, department: Department, actor: Ac
 def extend_due(session: Session, ticket: Ticket, new_due: datetime, reason: str, actor_user: User,
                now: datetime) -> None:
     """A supervisor of the ticket's department (or an admin) moves the due time later, with a reason."""
-    if actor_user.role != Role.ADMIN and not (actor_user.role == Role.SUPERVISOR
-                                              and actor_user.department_id == ticket.department_id):
+    if not may(actor_user, Action.EXTEND_DEADLINE, ticket.scope):
         raise DomainError({"due_at": _l("Only a supervisor of the department can extend the due time.")},
                           code="forbidden")
     if ticket.status not in AWAITING_ANSWER:
@@ -340,16 +340,8 @@ def close_unconfirmed(session: Session, now: datetime, config: Mapping[str, Any]
 # --- who may see what -------------------------------------------------------------------------------
 
 def staff_can_see(user: User, ticket: Ticket) -> bool:
-    """Admins all; supervisors their department's; experts their department's, those assigned to them and
-    those they opened (so an expert can follow a question handed to another department)."""
-    if user.role == Role.ADMIN:
-        return True
-    if user.role == Role.SUPERVISOR:
-        return user.department_id is not None and user.department_id == ticket.department_id
-    if user.role == Role.EXPERT:
-        return ticket.assignee_id == user.id or ticket.opened_by_id == user.id or (
-            user.department_id is not None and user.department_id == ticket.department_id)
-    return False
+    """May staff see and work on the ticket (the access table's HANDLE_TICKET rule, for the ticket API)."""
+    return may(user, Action.HANDLE_TICKET, ticket.scope)
 
 
 def citizen_tickets(session: Session, email: str) -> list[Ticket]:

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
@@ -22,6 +22,7 @@ from booking.tickets import services
 from booking.tickets.models import AWAITING_ANSWER, Ticket, TicketStatus
 from booking.tickets.rating import department_rating, period_rating
 from scheduler.audit import Actor
+from scheduler.auth.access import Action, condition, may
 from scheduler.auth.models import Role, User
 from scheduler.auth.roles import role_required
 from scheduler.db import utcnow
@@ -159,20 +160,14 @@ def _staff_ticket(number: str) -> Ticket:
     ticket = db.session.scalar(select(Ticket).where(Ticket.number == number[:NUMBER_MAX]))
     if ticket is None:
         abort(404)
-    if not services.staff_can_see(current_user, ticket):
+    if not may(current_user, Action.HANDLE_TICKET, ticket.scope):
         abort(403)
     return ticket
 
 
 def _visible_tickets_query() -> Any:
-    query = select(Ticket)
-    user = current_user
-    if user.role == Role.ADMIN:
-        return query
-    if user.role == Role.SUPERVISOR:
-        return query.where(Ticket.department_id == (user.department_id or -1))
-    return query.where(or_(Ticket.assignee_id == user.id, Ticket.opened_by_id == user.id,
-                           Ticket.department_id == (user.department_id or -1)))
+    return select(Ticket).where(condition(current_user, Action.HANDLE_TICKET, department=Ticket.department_id,
+                                          people=[Ticket.assignee_id, Ticket.opened_by_id]))
 
 
 @bp.route("/staff/tickets/new/<code>", methods=["GET", "POST"])
@@ -182,9 +177,7 @@ def open_from_booking(code: str) -> ResponseReturnValue:
     if booking is None:
         abort(404)
     user = current_user
-    if user.role == Role.EXPERT and booking.expert.user_id != user.id:
-        abort(403)
-    if user.role == Role.SUPERVISOR and user.department_id != booking.topic.department_id:
+    if not may(user, Action.OPEN_FOLLOWUP, booking.scope):
         abort(403)
     form = _with_choices(OpenTicketForm())
     status = 200
@@ -237,9 +230,7 @@ def _render_staff_ticket(ticket: Ticket, status: int = 200, **forms: Any) -> Res
     reassign_form = forms.get("reassign_form") or _with_choices(ReassignForm())
     if not forms.get("reassign_form"):
         reassign_form.department.data = ticket.department.slug
-    user = current_user
-    can_extend = ticket.status in AWAITING_ANSWER and (
-        user.role == Role.ADMIN or (user.role == Role.SUPERVISOR and user.department_id == ticket.department_id))
+    can_extend = ticket.status in AWAITING_ANSWER and may(current_user, Action.EXTEND_DEADLINE, ticket.scope)
     return render_template(
         "tickets/ticket.html", ticket=ticket, booking=ticket.booking, zone=ticket.department.zone, now=utcnow(),
         code=display_code(ticket.booking.code), awaiting=AWAITING_ANSWER, can_extend=can_extend,
@@ -327,7 +318,7 @@ def reassign(number: str) -> ResponseReturnValue:
         else:
             db.session.commit()
             flash(_("Ticket reassigned."), "success")
-            if not services.staff_can_see(current_user, ticket):
+            if not may(current_user, Action.HANDLE_TICKET, ticket.scope):
                 return redirect(url_for("tickets.queue"))
             return redirect(url_for("tickets.staff_ticket", number=ticket.number))
     return _render_staff_ticket(ticket, 422, reassign_form=form)

@@ -8,9 +8,9 @@ from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
+from booking.consultation import MAX_NOTE
 from booking.ical import FEED_DETAIL_MINIMAL, FEED_DETAIL_NAMES
 from booking.models import Outcome
-from booking.workspace.services import MAX_NOTE
 
 OUTCOME_LABELS = {
     Outcome.RESOLVED: _l("Resolved at the consultation"),

@@ -1,6 +1,7 @@
-"""Running a consultation: who may see it, the expert's day, no-show, completion with an outcome, notes.
+"""The expert's workspace: whose calendars the user may open, the expert's day, private notes.
 
-Plain functions over a session (views, jobs and tests share them); they never commit.
+How a consultation ends is ``booking.consultation``'s. Plain functions over a session (views, jobs and
+tests share them); they never commit.
 """
 
 from __future__ import annotations
@@ -11,55 +12,27 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from booking.models import Booking, BookingNote, BookingStatus, Outcome
-from booking.services import transition
+from booking.consultation import MAX_NOTE
+from booking.models import Booking, BookingNote, BookingStatus
 from scheduler.audit import Actor, record
-from scheduler.auth.models import Role, User
+from scheduler.auth.access import Action, condition
+from scheduler.auth.models import User
 from scheduler.departments.models import Topic
 from scheduler.errors import DomainError
 from scheduler.experts.models import Expert
-from scheduler.schedules.services import can_manage
-
-MAX_NOTE = 5000
 
 # What the workspace lists: unconfirmed holds are the citizen's business until confirmed.
 LISTED_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.COMPLETED,
                    BookingStatus.NO_SHOW, BookingStatus.CANCELLED)
 
 
-# --------------------------------------------------------------------------- permissions
-
-
-def can_view(user: User, booking: Booking) -> bool:
-    """The assigned expert, supervisors of the booking's department and admins: they alone see the citizen."""
-    if user.role == Role.ADMIN:
-        return True
-    if user.role == Role.SUPERVISOR:
-        return user.department_id is not None and user.department_id == booking.topic.department_id
-    if user.role == Role.EXPERT:
-        return booking.expert.user_id == user.id
-    return False
-
-
-def can_see_calendar(user: User, expert: Expert) -> bool:
-    """Experts see their own calendar; supervisors any expert's of their department; admins all.
-
-    The same people who may manage the expert's schedule.
-    """
-    return can_manage(user, expert)
+# --------------------------------------------------------------------------- whose calendars
 
 
 def visible_experts(session: Session, user: User) -> list[Expert]:
     """Whose calendars the user may open, by name."""
-    query = select(Expert)
-    if user.role == Role.SUPERVISOR:
-        if user.department_id is None:
-            return []
-        query = query.where(Expert.department_id == user.department_id)
-    elif user.role == Role.EXPERT:
-        query = query.where(Expert.user_id == user.id)
-    elif user.role != Role.ADMIN:
-        return []
+    query = select(Expert).where(condition(user, Action.VIEW_CALENDAR, department=Expert.department_id,
+                                           people=[Expert.user_id]))
     return sorted(session.scalars(query).unique(), key=lambda e: (e.name.casefold(), e.id))
 
 
@@ -94,35 +67,6 @@ def expert_bookings(session: Session, expert: Expert, starts: datetime, ends: da
 
 
 # --------------------------------------------------------------------------- actions
-
-
-def _started(booking: Booking, now: datetime) -> None:
-    if now < booking.starts_at:
-        raise DomainError({"booking": _l("This consultation has not started yet.")}, code="too_early")
-
-
-def mark_no_show(session: Session, booking: Booking, now: datetime, actor: Actor) -> None:
-    """The citizen did not come (or did not join): only once the consultation's time has begun."""
-    _started(booking, now)
-    transition(session, booking, BookingStatus.NO_SHOW, "no_show", actor, now)
-    booking.no_show_at = now
-
-
-def mark_completed(session: Session, booking: Booking, outcome: Outcome | str, note: str, now: datetime,
-                   actor: Actor) -> None:
-    """The consultation took place: resolved at it, or an answer is owed (a follow-up ticket comes next)."""
-    try:
-        outcome = Outcome(outcome)
-    except ValueError:
-        raise DomainError({"outcome": _l("Choose the outcome.")}) from None
-    note = (note or "").strip()
-    if len(note) > MAX_NOTE:
-        raise DomainError({"note": _l("At most %(n)s characters.", n=MAX_NOTE)})
-    _started(booking, now)
-    transition(session, booking, BookingStatus.COMPLETED, "completed", actor, now, outcome=outcome.value)
-    booking.completed_at = now
-    booking.outcome = outcome
-    booking.outcome_note = note
 
 
 def add_note(session: Session, booking: Booking, author: User, text: str, now: datetime) -> BookingNote:

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from booking import consultation
 from booking.codes import display_code, normalise_code
 from booking.models import Booking, BookingStatus, Outcome
 from booking.workspace import feed, services
@@ -23,6 +24,7 @@ from booking.workspace.forms import (
     NoteForm,
 )
 from scheduler.audit import Actor
+from scheduler.auth.access import Action, Scope, may
 from scheduler.auth.models import Role
 from scheduler.auth.roles import role_required
 from scheduler.db import utcnow
@@ -60,7 +62,7 @@ def _chosen_expert(experts: list[Expert]) -> Expert | None:
     expert = db.session.get(Expert, expert_id)
     if expert is None:
         abort(404)
-    if not services.can_see_calendar(current_user, expert):
+    if not may(current_user, Action.VIEW_CALENDAR, Scope.of_expert(expert)):
         abort(403)
     return expert
 
@@ -116,11 +118,11 @@ def index() -> ResponseReturnValue:
 # --------------------------------------------------------------------------- the consultation card
 
 
-def _visible_booking(code: str) -> Booking:
+def _visible_booking(code: str, action: Action = Action.VIEW_BOOKING_PERSONAL_DATA) -> Booking:
     booking = db.session.scalar(select(Booking).where(Booking.code == normalise_code(code)[:16]))
     if booking is None or booking.status == BookingStatus.PENDING:
         abort(404)
-    if not services.can_view(current_user, booking):
+    if not may(current_user, action, booking.scope):
         abort(403)
     return booking
 
@@ -128,15 +130,15 @@ def _visible_booking(code: str) -> Booking:
 def _card(booking: Booking, *, complete_form: CompleteForm | None = None, note_form: NoteForm | None = None,
           status: int = 200) -> ResponseReturnValue:
     now = utcnow()
-    started = now >= booking.starts_at
+    records = may(current_user, Action.RECORD_OUTCOME, booking.scope)
     views = current_app.view_functions
     return render_template(
         "workspace/booking.html",
         booking=booking, code=display_code(booking.code), now=now,
         zone=booking.location.zone if booking.location is not None else booking.topic.department.zone,
         channel_labels=CHANNEL_LABELS, outcome_labels=OUTCOME_LABELS,
-        may_no_show=started and booking.can_become(BookingStatus.NO_SHOW),
-        may_complete=started and booking.can_become(BookingStatus.COMPLETED),
+        may_no_show=records and consultation.may_mark_no_show(booking, now),
+        may_complete=records and consultation.may_complete(booking, now),
         complete_form=complete_form or CompleteForm(formdata=None),
         note_form=note_form or NoteForm(formdata=None),
         action_form=ActionForm(),
@@ -144,7 +146,7 @@ def _card(booking: Booking, *, complete_form: CompleteForm | None = None, note_f
         # Only the assigned expert runs the room (the join page refuses anybody else).
         join_url=(url_for("video.expert_join", code=booking.code)
                   if booking.channel == Channel.VIDEO and "video.expert_join" in views
-                  and booking.expert.user_id == current_user.id
+                  and may(current_user, Action.JOIN_VIDEO_AS_EXPERT, booking.scope)
                   and booking.status in (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN) else None),
         followup_url=(url_for("tickets.open_from_booking", code=booking.code)
                       if booking.outcome == Outcome.NEEDS_FOLLOWUP and "tickets.open_from_booking" in views
@@ -176,11 +178,11 @@ def _refused(booking: Booking, exc: DomainError) -> ResponseReturnValue:
 @bp.route("/bookings/<code>/no-show", methods=["POST"])
 @role_required(Role.EXPERT, Role.SUPERVISOR)
 def no_show(code: str) -> ResponseReturnValue:
-    booking = _visible_booking(code)
+    booking = _visible_booking(code, Action.RECORD_OUTCOME)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        services.mark_no_show(db.session, booking, utcnow(), Actor.staff(current_user))
+        consultation.mark_no_show(db.session, booking, utcnow(), Actor.staff(current_user))
     except DomainError as exc:
         return _refused(booking, exc)
     return _after_action(booking, _("Marked as a no-show."))
@@ -189,13 +191,13 @@ def no_show(code: str) -> ResponseReturnValue:
 @bp.route("/bookings/<code>/complete", methods=["POST"])
 @role_required(Role.EXPERT, Role.SUPERVISOR)
 def complete(code: str) -> ResponseReturnValue:
-    booking = _visible_booking(code)
+    booking = _visible_booking(code, Action.RECORD_OUTCOME)
     form = CompleteForm()
     if not form.validate_on_submit():
         return _card(booking, complete_form=form, status=INVALID)
     try:
-        services.mark_completed(db.session, booking, form.outcome.data or "", form.note.data or "", utcnow(),
-                                Actor.staff(current_user))
+        consultation.complete(db.session, booking, form.outcome.data or "", utcnow(), Actor.staff(current_user),
+                              form.note.data or "")
     except DomainError as exc:
         return _refused(booking, exc)
     return _after_action(booking, _("The consultation is recorded as held."))
@@ -204,7 +206,7 @@ def complete(code: str) -> ResponseReturnValue:
 @bp.route("/bookings/<code>/notes", methods=["POST"])
 @role_required(Role.EXPERT, Role.SUPERVISOR)
 def add_note(code: str) -> ResponseReturnValue:
-    booking = _visible_booking(code)
+    booking = _visible_booking(code, Action.RECORD_OUTCOME)
     form = NoteForm()
     if not form.validate_on_submit():
         return _card(booking, note_form=form, status=INVALID)
@@ -224,7 +226,7 @@ def _feed_expert(expert_id: int) -> Expert:
     expert = db.session.get(Expert, expert_id)
     if expert is None:
         abort(404)
-    if not services.can_see_calendar(current_user, expert):
+    if not may(current_user, Action.VIEW_CALENDAR, Scope.of_expert(expert)):
         abort(403)
     if not ActionForm().validate_on_submit():
         abort(400)

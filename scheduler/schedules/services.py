@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import combinations
@@ -13,7 +13,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from scheduler.audit import Actor, record
-from scheduler.auth.models import Role, User
+from scheduler.auth.access import Action, condition
+from scheduler.auth.models import User
 from scheduler.departments.models import Department, Location, Topic
 from scheduler.errors import DomainError
 from scheduler.experts.models import Expert
@@ -42,49 +43,17 @@ SLOT_SEARCH_EXTENSION = "okno.slot_search"
 # --------------------------------------------------------------------------- permissions
 
 
-def can_manage(user: User, expert: Expert) -> bool:
-    """Admins manage everyone, supervisors their department's experts, experts only themselves."""
-    if user.role == Role.ADMIN:
-        return True
-    if user.role == Role.SUPERVISOR:
-        return user.department_id is not None and user.department_id == expert.department_id
-    if user.role == Role.EXPERT:
-        return expert.user_id == user.id
-    return False
-
-
-def can_manage_location(user: User, location: Location) -> bool:
-    """Reception days belong to supervisors of the office's department (and admins); never to experts."""
-    if user.role == Role.ADMIN:
-        return True
-    if user.role == Role.SUPERVISOR:
-        return user.department_id is not None and user.department_id == location.department_id
-    return False
-
-
 def manageable_experts(session: Session, user: User) -> list[Expert]:
-    query = select(Expert).join(Department, Department.id == Expert.department_id)
-    if user.role == Role.SUPERVISOR:
-        if user.department_id is None:
-            return []
-        query = query.where(Expert.department_id == user.department_id)
-    elif user.role == Role.EXPERT:
-        query = query.where(Expert.user_id == user.id)
-    elif user.role != Role.ADMIN:
-        return []
+    query = select(Expert).join(Department, Department.id == Expert.department_id).where(
+        condition(user, Action.MANAGE_SCHEDULE, department=Expert.department_id, people=[Expert.user_id]))
     experts = session.scalars(query.order_by(Department.title, Expert.id)).unique().all()
     return sorted(experts, key=lambda e: (e.department.title, e.name.casefold(), e.id))
 
 
 def manageable_locations(session: Session, user: User) -> list[Location]:
-    query = select(Location).order_by(Location.name, Location.id)
-    if user.role == Role.SUPERVISOR:
-        if user.department_id is None:
-            return []
-        query = query.where(Location.department_id == user.department_id)
-    elif user.role != Role.ADMIN:
-        return []
-    return list(session.scalars(query))
+    query = select(Location).where(condition(user, Action.MANAGE_RECEPTION_DAYS, department=Location.department_id,
+                                             location=Location.id))
+    return list(session.scalars(query.order_by(Location.name, Location.id)))
 
 
 def reception_days_at(session: Session, locations: Sequence[Location]) -> list[ReceptionDay]:
@@ -101,13 +70,13 @@ def reception_days_at(session: Session, locations: Sequence[Location]) -> list[R
     )
 
 
-def department_scope(session: Session, department_id: int | None) -> tuple[list[Topic], list[Expert]]:
-    """In-person topics and experts a reception day may name: one department's, or everyone's (None)."""
+def department_scope(session: Session, department_ids: Collection[int] | None) -> tuple[list[Topic], list[Expert]]:
+    """In-person topics and experts a reception day may name: these departments', or everyone's (None)."""
     topics = select(Topic).where(Topic.allows_in_person.is_(True))
     experts = select(Expert)
-    if department_id is not None:
-        topics = topics.where(Topic.department_id == department_id)
-        experts = experts.where(Expert.department_id == department_id)
+    if department_ids is not None:
+        topics = topics.where(Topic.department_id.in_(department_ids))
+        experts = experts.where(Expert.department_id.in_(department_ids))
     return (list(session.scalars(topics.order_by(Topic.title, Topic.id))),
             sorted(session.scalars(experts).unique(), key=lambda e: (e.name.casefold(), e.id)))
 

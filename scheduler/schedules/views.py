@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from scheduler.audit import Actor
+from scheduler.auth.access import Action, Scope, department_ids, may, may_anywhere
 from scheduler.auth.models import Role
 from scheduler.auth.roles import role_required
 from scheduler.db import utcnow
@@ -46,7 +47,7 @@ def _managed_expert(expert_id: int) -> Expert:
     expert = db.session.get(Expert, expert_id)
     if expert is None:
         abort(404)
-    if not services.can_manage(current_user, expert):
+    if not may(current_user, Action.MANAGE_SCHEDULE, Scope.of_expert(expert)):
         abort(403)
     return expert
 
@@ -55,7 +56,7 @@ def _managed_reception_day(day_id: int) -> ReceptionDay:
     day = db.session.get(ReceptionDay, day_id, options=[selectinload(ReceptionDay.exceptions)])
     if day is None:
         abort(404)
-    if not services.can_manage_location(current_user, day.location):
+    if not may(current_user, Action.MANAGE_RECEPTION_DAYS, Scope.of_location(day.location)):
         abort(403)
     return day
 
@@ -75,7 +76,7 @@ def index() -> Any:
         "schedules/index.html",
         experts=services.manageable_experts(db.session, current_user),
         reception_days=services.reception_days_at(db.session, locations),
-        may_manage_reception=current_user.has_role(Role.SUPERVISOR),
+        may_manage_reception=may_anywhere(current_user, Action.MANAGE_RECEPTION_DAYS),
         weekdays=weekday_names("abbreviated"),
     )
 
@@ -197,8 +198,8 @@ def _reception_data(day: ReceptionDay | None) -> dict[str, Any] | None:
 def _reception_form(day: ReceptionDay | None, **kwargs: Any) -> ReceptionDayForm:
     """The form filled from ``day``, its choices limited to what the user may manage."""
     form = ReceptionDayForm(data=_reception_data(day), **kwargs)
-    department_id = None if current_user.role == Role.ADMIN else current_user.department_id
-    topics, experts = services.department_scope(db.session, department_id)
+    topics, experts = services.department_scope(db.session, department_ids(current_user,
+                                                                           Action.MANAGE_RECEPTION_DAYS))
     form.set_choices(services.manageable_locations(db.session, current_user), topics, experts)
     return form
 
@@ -208,7 +209,7 @@ def _save_reception(day: ReceptionDay | None, form: ReceptionDayForm) -> Recepti
     if not form.validate_on_submit():
         return None
     location = db.session.get(Location, form.location_id.data) if form.location_id.data else None
-    if location is not None and not services.can_manage_location(current_user, location):
+    if location is not None and not may(current_user, Action.MANAGE_RECEPTION_DAYS, Scope.of_location(location)):
         abort(403)
     topic_ids, expert_ids = form.topics.data or [], form.experts.data or []
     topics = db.session.scalars(select(Topic).where(Topic.id.in_(topic_ids)).order_by(Topic.id)).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import time, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from booking import consultation
 from booking.models import Booking, BookingStatus, Outcome
 from booking.reception import services
 from booking.reception.models import WaitingEntry, WaitingStatus
@@ -19,7 +21,7 @@ from scheduler.audit import Actor
 from scheduler.config import normalise_database_url
 from scheduler.db import Base
 from scheduler.errors import DomainError
-from tests.reception_fixtures import POLICY, ReceptionSetup, a_day_ahead, book, reception_setup
+from tests.reception_fixtures import POLICY, VISIT_STATES, ReceptionSetup, a_day_ahead, book, reception_setup, visit
 
 DESK = Actor.system("desk")
 WINDOWS = services.Windows(early_minutes=60, late_minutes=15)
@@ -187,7 +189,7 @@ def test_a_whole_visit_keeps_the_figures_for_analytics(session: Any, setup: Rece
     assert services.visit_state(booking) == "called"
     services.start_consultation(session, booking, setup.at(10, 3), DESK)
     assert services.visit_state(booking) == "in_consultation"
-    services.complete_consultation(session, booking, Outcome.RESOLVED, setup.at(10, 25), DESK)
+    consultation.complete(session, booking, Outcome.RESOLVED, setup.at(10, 25), DESK)
     assert services.visit_state(booking) == "completed"
     assert booking.called_at - booking.checked_in_at == timedelta(minutes=12)  # type: ignore[operator]
     assert booking.completed_at - booking.started_at == timedelta(minutes=22)  # type: ignore[operator]
@@ -195,47 +197,12 @@ def test_a_whole_visit_keeps_the_figures_for_analytics(session: Any, setup: Rece
     assert [e.kind for e in booking.events][-4:] == ["checked_in", "called", "started", "completed"]
 
 
-def _expected(session: Any, setup: ReceptionSetup) -> Booking:
-    return booked(session, setup)
-
-
-def _checked_in(session: Any, setup: ReceptionSetup) -> Booking:
-    booking = booked(session, setup)
-    services.check_in(session, booking.code, setup.location, setup.at(9, 50), WINDOWS, DESK)
-    return booking
-
-
-def _called(session: Any, setup: ReceptionSetup) -> Booking:
-    booking = _checked_in(session, setup)
-    services.call_next(session, setup.location, setup.at(10), "1", DESK)
-    return booking
-
-
-def _in_consultation(session: Any, setup: ReceptionSetup) -> Booking:
-    booking = _called(session, setup)
-    services.start_consultation(session, booking, setup.at(10, 1), DESK)
-    return booking
-
-
-def _completed(session: Any, setup: ReceptionSetup) -> Booking:
-    booking = _in_consultation(session, setup)
-    services.complete_consultation(session, booking, Outcome.RESOLVED, setup.at(10, 20), DESK)
-    return booking
-
-
-def _no_show(session: Any, setup: ReceptionSetup) -> Booking:
-    booking = booked(session, setup)
-    services.mark_no_show(session, booking, setup.at(10, 20), DESK)
-    return booking
-
-
-STATES = {"expected": _expected, "checked_in": _checked_in, "called": _called, "in_consultation": _in_consultation,
-          "completed": _completed, "no_show": _no_show}
+STATES = {state: functools.partial(visit, state=state) for state in VISIT_STATES}
 MOVES = {
     "check_in": lambda s, setup, b: services.check_in(s, b.code, setup.location, setup.at(10, 5), WINDOWS, DESK),
     "start": lambda s, setup, b: services.start_consultation(s, b, setup.at(10, 30), DESK),
-    "complete": lambda s, setup, b: services.complete_consultation(s, b, "resolved", setup.at(10, 30), DESK),
-    "no_show": lambda s, setup, b: services.mark_no_show(s, b, setup.at(10, 30), DESK),
+    "complete": lambda s, setup, b: consultation.complete(s, b, "resolved", setup.at(10, 30), DESK),
+    "no_show": lambda s, setup, b: consultation.mark_no_show(s, b, setup.at(10, 30), DESK),
 }
 LEGAL = {
     ("expected", "check_in"), ("expected", "no_show"), ("checked_in", "no_show"), ("called", "start"),
@@ -260,7 +227,7 @@ def test_the_visit_allows_each_legal_move(session: Any, setup: ReceptionSetup, s
 
 def test_an_expected_visitor_is_not_a_no_show_before_the_appointment(session: Any, setup: ReceptionSetup) -> None:
     booking = booked(session, setup)
-    assert error_code(lambda: services.mark_no_show(session, booking, setup.at(9, 59), DESK)) == "too_early"
+    assert error_code(lambda: consultation.mark_no_show(session, booking, setup.at(9, 59), DESK)) == "too_early"
 
 
 @pytest.mark.parametrize(("before", "to", "allowed"), [
@@ -292,8 +259,8 @@ def test_the_sweep_marks_only_expected_in_person_visitors_past_the_grace_period(
     absent, arrived, later = booked(session, setup, 10), booked(session, setup, 10, 0, expert=1), \
         booked(session, setup, 10, 30)
     services.check_in(session, arrived.code, setup.location, setup.at(9, 55), WINDOWS, DESK)
-    assert services.sweep_no_shows(session, setup.at(10, 14), grace_minutes=15) == 0
-    assert services.sweep_no_shows(session, setup.at(10, 15), grace_minutes=15) == 1
+    assert consultation.sweep_no_shows(session, setup.at(10, 14), grace_minutes=15) == 0
+    assert consultation.sweep_no_shows(session, setup.at(10, 15), grace_minutes=15) == 1
     assert (absent.status, absent.no_show_at) == (BookingStatus.NO_SHOW, setup.at(10, 15))
     assert absent.events[-1].actor_type == "system"
     assert (arrived.status, later.status) == (BookingStatus.CHECKED_IN, BookingStatus.CONFIRMED)
@@ -303,7 +270,7 @@ def test_the_time_a_no_show_frees_can_take_a_walk_in(session: Any, setup: Recept
     small = reception_setup(session, setup.day, starts=time(10), ends=time(11), experts=1)
     absent = book(session, small, small.at(10, 30), small.at(8))
     book(session, small, small.at(10), small.at(8))
-    services.sweep_no_shows(session, small.at(10, 45), 15)
+    consultation.sweep_no_shows(session, small.at(10, 45), 15)
     assert absent.status == BookingStatus.NO_SHOW
     walk_in = services.register_walk_in(session, location=small.location, topic=small.topic, name="Гость",
                                         phone="+7 912 000-11-22", now=small.at(10, 20), policy=POLICY, actor=DESK)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from booking.availability import search_slots
 from scheduler.audit import Actor, AuditEntry
+from scheduler.auth.access import Action, Scope, may
 from scheduler.auth.models import Role
 from scheduler.errors import DomainError
 from scheduler.schedules import services
@@ -270,8 +271,8 @@ def test_can_manage_experts(session: Any, world: dict[str, Any]) -> None:
         (make_user(session, role=Role.RECEPTION, department_id=department.id), False, False),
     ]
     for user, own, other in cases:
-        assert services.can_manage(user, expert) is own, user
-        assert services.can_manage(user, colleague) is other, user
+        assert may(user, Action.MANAGE_SCHEDULE, Scope.of_expert(expert)) is own, user
+        assert may(user, Action.MANAGE_SCHEDULE, Scope.of_expert(colleague)) is other, user
 
     assert services.manageable_experts(session, expert.user) == [expert]
     assert {e.id for e in services.manageable_experts(session, world["supervisor"])} == {expert.id, colleague.id}
@@ -290,8 +291,8 @@ def test_can_manage_locations(session: Any, world: dict[str, Any]) -> None:
         (make_user(session, role=Role.RECEPTION, department_id=world["department"].id), False, False),
     ]
     for user, own, shared_office in cases:
-        assert services.can_manage_location(user, location) is own, user
-        assert services.can_manage_location(user, shared) is shared_office, user
+        assert may(user, Action.MANAGE_RECEPTION_DAYS, Scope.of_location(location)) is own, user
+        assert may(user, Action.MANAGE_RECEPTION_DAYS, Scope.of_location(shared)) is shared_office, user
     assert services.manageable_locations(session, world["supervisor"]) == [location]
     assert services.manageable_locations(session, world["expert"].user) == []
 

@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from booking import consultation
 from booking.citizens import validate_citizen
 from booking.models import Booking, BookingStatus, Outcome
 from booking.services import BookingPolicy, cancel_booking, confirm_booking, hold_slot, reschedule_booking
 from booking.workspace import feed, services
 from scheduler.audit import Actor, AuditEntry
+from scheduler.auth.access import Action, Scope, may
 from scheduler.auth.models import Role
 from scheduler.errors import DomainError
 from tests.booking_fixtures import bookable_setup
@@ -51,23 +53,23 @@ def staff(session: Any, setup: Any) -> Actor:
 def test_no_show_only_after_the_start_and_recorded(session: Any, setup: Any) -> None:
     booking = confirmed(session, setup, 10)
     with pytest.raises(DomainError) as early:
-        services.mark_no_show(session, booking, setup.at(9, 59), staff(session, setup))
+        consultation.mark_no_show(session, booking, setup.at(9, 59), staff(session, setup))
     assert early.value.code == "too_early" and booking.status == BookingStatus.CONFIRMED
-    services.mark_no_show(session, booking, setup.at(10, 10), staff(session, setup))
+    consultation.mark_no_show(session, booking, setup.at(10, 10), staff(session, setup))
     assert booking.status == BookingStatus.NO_SHOW and booking.no_show_at == setup.at(10, 10)
     assert booking.events[-1].kind == "no_show" and booking.events[-1].actor_type == "staff"
     audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "booking.no_show")).one()
     assert audit.entity_id == booking.code and audit.actor_id == setup.experts[0].user.id
     with pytest.raises(DomainError) as again:
-        services.mark_completed(session, booking, Outcome.RESOLVED, "", setup.at(10, 20), staff(session, setup))
+        consultation.complete(session, booking, Outcome.RESOLVED, setup.at(10, 20), staff(session, setup))
     assert again.value.code == "conflict"
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))
 def test_completion_records_the_outcome_and_its_note(session: Any, setup: Any, outcome: Outcome) -> None:
     booking = confirmed(session, setup, 10)
-    services.mark_completed(session, booking, outcome.value, "  Нужен ответ газовой службы  ", setup.at(10, 30),
-                            staff(session, setup))
+    consultation.complete(session, booking, outcome.value, setup.at(10, 30), staff(session, setup),
+                          "  Нужен ответ газовой службы  ")
     assert booking.status == BookingStatus.COMPLETED and booking.completed_at == setup.at(10, 30)
     assert booking.outcome == outcome and booking.outcome_note == "Нужен ответ газовой службы"
     assert booking.events[-1].details == {"outcome": outcome.value}
@@ -79,12 +81,12 @@ def test_completion_is_refused_before_the_start_for_a_cancelled_booking_and_with
     booking = confirmed(session, setup, 10)
     for outcome, at, code in (("maybe", setup.at(10, 30), "validation"), ("resolved", setup.at(9), "too_early")):
         with pytest.raises(DomainError) as refused:
-            services.mark_completed(session, booking, outcome, "", at, staff(session, setup))
+            consultation.complete(session, booking, outcome, at, staff(session, setup))
         assert refused.value.code == code
     assert booking.status == BookingStatus.CONFIRMED and booking.outcome is None
     cancel_booking(session, booking, setup.at(8), CITIZEN)
     with pytest.raises(DomainError) as cancelled:
-        services.mark_completed(session, booking, "resolved", "", setup.at(10, 30), staff(session, setup))
+        consultation.complete(session, booking, "resolved", setup.at(10, 30), staff(session, setup))
     assert cancelled.value.code == "conflict"
 
 
@@ -114,8 +116,8 @@ def test_only_the_assigned_expert_supervisors_of_the_department_and_admins_see_a
         "admin": (make_user(session, role=Role.ADMIN), True),
     }
     for who, (user, expected) in allowed.items():
-        assert services.can_view(user, booking) is expected, who
-        assert services.can_see_calendar(user, setup.experts[0]) is expected, who
+        assert may(user, Action.VIEW_BOOKING_PERSONAL_DATA, booking.scope) is expected, who
+        assert may(user, Action.VIEW_CALENDAR, Scope.of_expert(setup.experts[0])) is expected, who
     supervisor = allowed["supervisor"][0]
     assert services.visible_experts(session, supervisor) == sorted(setup.experts, key=lambda e: (e.name, e.id))
     assert services.visible_experts(session, setup.experts[1].user) == [setup.experts[1]]
