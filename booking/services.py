@@ -46,7 +46,7 @@ from booking.codes import (
 )
 from booking.models import ACTIVE_STATUSES, Booking, BookingEvent, BookingStatus
 from scheduler.audit import Actor, record
-from scheduler.departments.models import Topic
+from scheduler.departments.models import Location, Topic
 from scheduler.errors import DomainError
 from scheduler.experts.models import Expert
 from scheduler.schedules.models import Channel
@@ -172,9 +172,14 @@ def _is_chosen(found: FoundSlot, start: datetime, location_id: int | None) -> bo
     return found.start == start and (location_id is None or found.slot.location_id == location_id)
 
 
-def _check_location(channel: str, location_id: int | None) -> None:
-    if location_id is not None and channel != Channel.IN_PERSON:
+def _check_location(session: Session, channel: str, location_id: int | None) -> None:
+    """Refuse an office choice that cannot mean anything (a time not free there is SlotTaken)."""
+    if location_id is None:
+        return
+    if channel != Channel.IN_PERSON:
         raise DomainError({"location": _l("Only an in-person consultation takes place at an office.")})
+    if session.get(Location, location_id) is None:
+        raise DomainError({"location": _l("There is no such office.")})
 
 
 def find_exact_slot(session: Session, topic: Topic, channel: str, start: datetime, expert_id: int, now: datetime,
@@ -281,7 +286,7 @@ def hold_slot(
         raise DomainError({"channel": _l("This topic is not offered on this channel.")})
     if citizen.applicant_type.value not in topic.applicant_types:
         raise DomainError({"applicant_type": _l("This topic cannot be booked by this kind of applicant.")})
-    _check_location(channel, location_id)
+    _check_location(session, channel, location_id)
 
     lock_citizen(session, topic.id, citizen.email, citizen.phone)
     if count_active(session, topic.id, citizen.email, citizen.phone, now) >= policy.active_per_topic:
@@ -396,7 +401,7 @@ def reschedule_booking(session: Session, booking: Booking, new_start: datetime, 
         raise DomainError({"booking": _l("This booking can no longer be rescheduled.")}, code="conflict")
     if new_start.tzinfo is None:
         raise DomainError({"start": _l("Give the time with its UTC offset.")})
-    _check_location(booking.channel.value, location_id)
+    _check_location(session, booking.channel.value, location_id)
     topic = booking.topic
     candidates = [e.id for e in topic_experts(session, topic, expert_id)]
     if expert_id is not None and not candidates:

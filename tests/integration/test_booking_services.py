@@ -218,7 +218,8 @@ def test_a_seated_expert_is_not_offered_in_a_second_office(session: Any, two_off
     # The second office is refused with a clear reason; the first keeps its last seat.
     with pytest.raises(SlotTaken) as refused:
         hold_in_person(session, setup, setup.at(10), now, citizen(2), location_id=second.id)
-    assert "office" in str(refused.value.fields["start"])
+    assert refused.value.location_id == second.id
+    assert any(word in str(refused.value.fields["start"]).lower() for word in ("office", "офис"))
     assert all(alt.slot.location_id == second.id for alt in refused.value.find_alternatives(session))
     other = hold_in_person(session, setup, setup.at(10), now, citizen(3), location_id=first.id)
     assert (other.booking.location_id, other.booking.seat) == (first.id, 2)
@@ -248,3 +249,6 @@ def test_an_office_is_only_for_in_person_consultations(session: Any, two_offices
     with pytest.raises(DomainError) as refused:
         hold(session, setup, setup.at(10), now_before(setup), location_id=office.id)
     assert set(refused.value.fields) == {"location"}
+    with pytest.raises(DomainError) as unknown:
+        hold_in_person(session, setup, setup.at(10), now_before(setup), citizen(1), location_id=office.id + 1000)
+    assert set(unknown.value.fields) == {"location"} and unknown.value.code != "slot_taken"
