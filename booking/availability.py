@@ -64,6 +64,24 @@ def topic_rules(topic: Topic) -> TopicRules:
     )
 
 
+def engine_weekly(rows: Iterable[WeeklyAvailability]) -> list[WeeklyInterval]:
+    """Weekly availability rows as the pure hours rule reads them."""
+    return [
+        WeeklyInterval(r.expert_id, r.channel.value, r.weekday, r.starts, r.ends, r.valid_from, r.valid_to,  # type: ignore[arg-type]
+                       r.location_id)
+        for r in rows
+    ]
+
+
+def engine_overrides(rows: Iterable[DateOverride]) -> list[EngineOverride]:
+    """Date overrides as the pure hours rule reads them."""
+    return [
+        EngineOverride(o.expert_id, o.first_day, o.last_day, o.kind.value, o.channel.value if o.channel else None,  # type: ignore[arg-type]
+                       o.parsed_intervals())
+        for o in rows
+    ]
+
+
 def topic_experts(session: Session, topic: Topic, expert_id: int | None = None) -> list[Expert]:
     query = (
         select(Expert)
@@ -135,23 +153,17 @@ def search_slots(
         return []
     ids = [e.id for e in experts]
 
-    weekly = [
-        WeeklyInterval(r.expert_id, r.channel.value, r.weekday, r.starts, r.ends, r.valid_from, r.valid_to,  # type: ignore[arg-type]
-                       r.location_id)
-        for r in session.scalars(select(WeeklyAvailability).where(WeeklyAvailability.expert_id.in_(ids)))
-    ]
+    weekly = engine_weekly(session.scalars(select(WeeklyAvailability).where(WeeklyAvailability.expert_id.in_(ids))))
     pad = timedelta(days=1)
-    overrides = [
-        EngineOverride(o.expert_id, o.first_day, o.last_day, o.kind.value, o.channel.value if o.channel else None,  # type: ignore[arg-type]
-                       o.parsed_intervals())
-        for o in session.scalars(
+    overrides = engine_overrides(
+        session.scalars(
             select(DateOverride).where(
                 DateOverride.expert_id.in_(ids),
                 DateOverride.last_day >= first_day - pad,
                 DateOverride.first_day <= last_day + pad,
             )
         )
-    ]
+    )
     reception: list[ReceptionWindow] = []
     if channel == "in_person":
         patterns = session.scalars(
@@ -196,7 +208,8 @@ def load_busy(
     range_start = datetime.combine(first_day - timedelta(days=2), time(0), tzinfo=tz)
     range_end = datetime.combine(last_day + timedelta(days=2), time(0), tzinfo=tz)
     query = (
-        select(Booking.expert_id, Booking.topic_id, Booking.starts_at, Booking.ends_at, Topic.buffer_minutes)
+        select(Booking.expert_id, Booking.topic_id, Booking.starts_at, Booking.ends_at, Topic.buffer_minutes,
+               Booking.location_id)
         .join(Topic, Topic.id == Booking.topic_id)
         .where(
             Booking.expert_id.in_(expert_ids),
@@ -212,6 +225,6 @@ def load_busy(
     if exclude_booking_id is not None:
         query = query.where(Booking.id != exclude_booking_id)
     return [
-        BusyInterval(expert_id, topic_id, starts_at, ends_at, timedelta(minutes=buffer_minutes))
-        for expert_id, topic_id, starts_at, ends_at, buffer_minutes in session.execute(query)
+        BusyInterval(expert_id, topic_id, starts_at, ends_at, timedelta(minutes=buffer_minutes), location_id)
+        for expert_id, topic_id, starts_at, ends_at, buffer_minutes, location_id in session.execute(query)
     ]

@@ -11,6 +11,12 @@ How double booking is prevented:
 * whatever the path, the partial unique index ``uq_bookings_active_seat`` refuses a second
   active booking for the same expert, start and seat.
 
+Seats belong to one expert in one place at one time: the slot engine counts a booking as a taken
+seat only at its own office and lets it block every other office.  So all active bookings of an
+expert at one start are at one office, and the unique index deliberately leaves the office out:
+numbering seats per expert and start (not per office) makes the database itself refuse seat 1 at
+a second office at the same start should a race ever slip past the checks.
+
 Services never commit and never read the request: the caller commits once (and the outbox
 sends mail only after that commit).
 """
@@ -40,7 +46,7 @@ from booking.codes import (
 )
 from booking.models import ACTIVE_STATUSES, Booking, BookingEvent, BookingStatus
 from scheduler.audit import Actor, record
-from scheduler.departments.models import Topic
+from scheduler.departments.models import Location, Topic
 from scheduler.errors import DomainError
 from scheduler.experts.models import Expert
 from scheduler.schedules.models import Channel
@@ -73,19 +79,24 @@ class SlotTaken(DomainError):
     while everybody else in a rush waits for them.
     """
 
-    def __init__(self, topic: Topic, channel: str, start: datetime, now: datetime, expert_id: int | None) -> None:
-        super().__init__({"start": _l("This time has just been taken. Choose another one.")}, code="slot_taken")
+    def __init__(self, topic: Topic, channel: str, start: datetime, now: datetime, expert_id: int | None,
+                 location_id: int | None = None) -> None:
+        message = (_l("This time is not free at the chosen office. Choose another time or office.")
+                   if location_id is not None else _l("This time has just been taken. Choose another one."))
+        super().__init__({"start": message}, code="slot_taken")
         self.topic_id = topic.id
         self.channel = channel
         self.start = start
         self.now = now
         self.expert_id = expert_id
+        self.location_id = location_id
 
     def find_alternatives(self, session: Session) -> list[FoundSlot]:
         topic = session.get(Topic, self.topic_id)
         if topic is None:
             return []
-        return nearest_alternatives(session, topic, self.channel, self.start, self.now, self.expert_id)
+        return nearest_alternatives(session, topic, self.channel, self.start, self.now, self.expert_id,
+                                    location_id=self.location_id)
 
 
 class LimitReached(DomainError):
@@ -156,41 +167,63 @@ def _day_range(start: datetime, topic: Topic) -> tuple[Any, Any]:
     return local - timedelta(days=1), local + timedelta(days=1)
 
 
+def _is_chosen(found: FoundSlot, start: datetime, location_id: int | None) -> bool:
+    """Whether ``found`` starts at ``start`` at the chosen office (any office when none was chosen)."""
+    return found.start == start and (location_id is None or found.slot.location_id == location_id)
+
+
+def _check_location(session: Session, channel: str, location_id: int | None) -> None:
+    """Refuse an office choice that cannot mean anything (a time not free there is SlotTaken)."""
+    if location_id is None:
+        return
+    if channel != Channel.IN_PERSON:
+        raise DomainError({"location": _l("Only an in-person consultation takes place at an office.")})
+    if session.get(Location, location_id) is None:
+        raise DomainError({"location": _l("There is no such office.")})
+
+
 def find_exact_slot(session: Session, topic: Topic, channel: str, start: datetime, expert_id: int, now: datetime,
-                    exclude_booking_id: int | None = None) -> FoundSlot | None:
+                    exclude_booking_id: int | None = None, location_id: int | None = None) -> FoundSlot | None:
     first, last = _day_range(start, topic)
     for found in search_slots(session, topic, channel, first, last, now, expert_id=expert_id,
                               exclude_booking_id=exclude_booking_id):
-        if found.start == start:
+        if _is_chosen(found, start, location_id):
             return found
     return None
 
 
 def first_free_slot(session: Session, topic: Topic, channel: str, start: datetime, now: datetime,
-                    expert_id: int | None = None) -> FoundSlot | None:
-    """A free slot of some expert (or the chosen one) at exactly ``start``; one search, no locks."""
+                    expert_id: int | None = None, location_id: int | None = None) -> FoundSlot | None:
+    """A free slot of some expert (or the chosen one) at exactly ``start`` (at the chosen office, if
+    one was chosen); one search, no locks."""
     first, last = _day_range(start, topic)
     found = search_slots(session, topic, channel, first, last, now, expert_id=expert_id)
-    return next((s for s in found if s.start == start), None)
+    return next((s for s in found if _is_chosen(s, start, location_id)), None)
 
 
 def free_experts_at(session: Session, topic: Topic, channel: str, start: datetime, now: datetime,
-                    candidates: list[int], exclude_booking_id: int | None = None) -> list[int]:
-    """Which of the candidates look free at ``start`` (one search, no locks; order kept)."""
+                    candidates: list[int], exclude_booking_id: int | None = None,
+                    location_id: int | None = None) -> list[int]:
+    """Which of the candidates look free at ``start`` (at the chosen office, if any; one search, no
+    locks; order kept)."""
     first, last = _day_range(start, topic)
     expert_id = candidates[0] if len(candidates) == 1 else None
     found = search_slots(session, topic, channel, first, last, now, expert_id=expert_id,
                          exclude_booking_id=exclude_booking_id)
-    free = {s.expert.id for s in found if s.start == start}
+    free = {s.expert.id for s in found if _is_chosen(s, start, location_id)}
     return [c for c in candidates if c in free]
 
 
 def nearest_alternatives(session: Session, topic: Topic, channel: str, start: datetime, now: datetime,
-                         expert_id: int | None = None, count: int = 5) -> list[FoundSlot]:
-    """The free slots closest in time to the one that was taken (either side)."""
+                         expert_id: int | None = None, count: int = 5,
+                         location_id: int | None = None) -> list[FoundSlot]:
+    """The free slots closest in time to the one that was taken (either side), at the chosen office
+    when one was chosen."""
     local = start.astimezone(topic.department.zone).date()
     first = max(local - timedelta(days=3), now.astimezone(topic.department.zone).date())
     found = search_slots(session, topic, channel, first, local + timedelta(days=14), now, expert_id=expert_id)
+    if location_id is not None:
+        found = [s for s in found if s.slot.location_id == location_id]
     found.sort(key=lambda s: (abs((s.start - start).total_seconds()), s.start, s.expert.id))
     return sorted(found[:count], key=lambda s: (s.start, s.expert.id))
 
@@ -238,10 +271,13 @@ def hold_slot(
     locale: str = "ru",
     source: str = "web",
     partner_key_id: int | None = None,
+    location_id: int | None = None,
 ) -> HoldResult:
     """Take the time for this citizen: a pending hold awaiting the email code.
 
-    With no expert chosen, the first expert (by id) who is free at that time is taken.
+    With no expert chosen, the first expert (by id) who is free at that time is taken.  For an
+    in-person consultation ``location_id`` is the office the citizen chose: the booking is made
+    there or not at all (None: whichever office is free first, by expert id).
     Raises SlotTaken (with alternatives), LimitReached, or DomainError.
     """
     if start.tzinfo is None:
@@ -250,6 +286,7 @@ def hold_slot(
         raise DomainError({"channel": _l("This topic is not offered on this channel.")})
     if citizen.applicant_type.value not in topic.applicant_types:
         raise DomainError({"applicant_type": _l("This topic cannot be booked by this kind of applicant.")})
+    _check_location(session, channel, location_id)
 
     lock_citizen(session, topic.id, citizen.email, citizen.phone)
     if count_active(session, topic.id, citizen.email, citizen.phone, now) >= policy.active_per_topic:
@@ -260,11 +297,11 @@ def hold_slot(
         raise DomainError({"expert": _l("This expert does not consult on this topic.")})
     # Optimistic first look without locks: in a rush most requests lose, and they should
     # learn it at once instead of queueing for a lock only to find the time taken.
-    candidates = free_experts_at(session, topic, channel, start, now, candidates)
+    candidates = free_experts_at(session, topic, channel, start, now, candidates, location_id=location_id)
     for candidate in candidates:
         lock_experts(session, [candidate])
         expire_holds(session, now, [candidate])
-        found = find_exact_slot(session, topic, channel, start, candidate, now)
+        found = find_exact_slot(session, topic, channel, start, candidate, now, location_id=location_id)
         if found is None:
             continue
         booking = Booking(
@@ -310,7 +347,7 @@ def hold_slot(
         record(session, actor, "booking.held", "booking", booking.code,
                {"status": [None, "pending"], "start": [None, found.start.isoformat()], "expert": [None, candidate]})
         return HoldResult(booking, token, code)
-    raise SlotTaken(topic, channel, start, now, expert_id)
+    raise SlotTaken(topic, channel, start, now, expert_id, location_id)
 
 
 def confirm_hold(session: Session, booking: Booking, code: str, now: datetime, policy: BookingPolicy,
@@ -354,12 +391,17 @@ def cancel_booking(session: Session, booking: Booking, now: datetime, actor: Act
 
 
 def reschedule_booking(session: Session, booking: Booking, new_start: datetime, now: datetime, actor: Actor,
-                       expert_id: int | None = None) -> None:
-    """Move a confirmed booking to another free time (same code, same topic and channel)."""
+                       expert_id: int | None = None, location_id: int | None = None) -> None:
+    """Move a confirmed booking to another free time (same code, same topic and channel).
+
+    ``location_id``: for an in-person booking, the office chosen for the new time; the booking
+    moves there or not at all (None: whichever office is free first).
+    """
     if not booking.can_reschedule(now):
         raise DomainError({"booking": _l("This booking can no longer be rescheduled.")}, code="conflict")
     if new_start.tzinfo is None:
         raise DomainError({"start": _l("Give the time with its UTC offset.")})
+    _check_location(session, booking.channel.value, location_id)
     topic = booking.topic
     candidates = [e.id for e in topic_experts(session, topic, expert_id)]
     if expert_id is not None and not candidates:
@@ -367,15 +409,15 @@ def reschedule_booking(session: Session, booking: Booking, new_start: datetime, 
     # Prefer staying with the same expert when the citizen did not ask for another.
     candidates.sort(key=lambda c: (c != booking.expert_id, c))
     candidates = free_experts_at(session, topic, booking.channel.value, new_start, now, candidates,
-                                 exclude_booking_id=booking.id)
+                                 exclude_booking_id=booking.id, location_id=location_id)
     if not candidates:
-        raise SlotTaken(topic, booking.channel.value, new_start, now, expert_id)
+        raise SlotTaken(topic, booking.channel.value, new_start, now, expert_id, location_id)
     lock_experts(session, [booking.expert_id, *candidates])
     old = (booking.starts_at, booking.ends_at, booking.expert_id)
     for candidate in candidates:
         expire_holds(session, now, [candidate])
         found = find_exact_slot(session, topic, booking.channel.value, new_start, candidate, now,
-                                exclude_booking_id=booking.id)
+                                exclude_booking_id=booking.id, location_id=location_id)
         if found is None:
             continue
         try:
@@ -400,4 +442,4 @@ def reschedule_booking(session: Session, booking: Booking, new_start: datetime, 
         record(session, actor, "booking.rescheduled", "booking", booking.code,
                {"start": [old[0].isoformat(), found.start.isoformat()], "expert": [old[2], candidate]})
         return
-    raise SlotTaken(topic, booking.channel.value, new_start, now, expert_id)
+    raise SlotTaken(topic, booking.channel.value, new_start, now, expert_id, location_id)

@@ -9,10 +9,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from scheduler.db import utcnow
-from scheduler.departments.models import Department, Topic
+from scheduler.departments.models import Department, Location, Topic
 from scheduler.experts.models import Expert
 from scheduler.mail.models import OutboxMessage
-from tests.factories import add_weekly, make_department, make_expert, make_topic
+from scheduler.schedules.models import Channel
+from tests.factories import add_reception_day, add_weekly, make_department, make_expert, make_location, make_topic
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -46,6 +47,19 @@ def bookable_setup(session: Any, experts: int = 2, **topic_kw: Any) -> Setup:
         add_weekly(session, expert, starts=time(9), ends=time(13))
         people.append(expert)
     return Setup(department, topic, people, next_working_day(department))
+
+
+def two_office_setup(session: Any) -> tuple[Setup, list[Location]]:
+    """An in-person topic with 2 seats; one expert on duty 09-11 in two offices on ``setup.day``."""
+    setup = bookable_setup(session, experts=1, allows_in_person=True, seats=2)
+    expert = setup.experts[0]
+    add_weekly(session, expert, starts=time(9), ends=time(11), channel=Channel.IN_PERSON)
+    offices = [make_location(session, setup.department, slug=f"office-{n}-{setup.topic.id}", name=f"Офис {n}")
+               for n in (1, 2)]
+    for office in offices:
+        add_reception_day(session, office, [setup.topic], [expert], [setup.day.weekday()], starts=time(9),
+                          ends=time(11))
+    return setup, offices
 
 
 def last_code_email(session: Any, to: str) -> str:

@@ -14,12 +14,16 @@ Definitions
 * *Utilisation* = booked consultation minutes ÷ available minutes. Booked minutes: the length
   (``ends_at - starts_at``) of bookings that took the expert's time: confirmed, checked in,
   completed, no-show. Available minutes: for each expert of the departments in scope (narrowed by
-  topic to the experts who take it, by channel and location to those weekly rows), on each of the
-  department's working days of the period, the expert's weekly hours (or that day's "hours"
-  override; nothing on an absence) intersected with the department's business hours for the
-  effective weekday; overlapping rows of different channels count once. Reception days and the
-  one-hour pre-holiday shortening are ignored. This is the schedule arithmetic of a few hundred
-  rows, done in Python; the bookings are summed by the database.
+  topic to the experts who take it, by channel and location to those weekly rows; a location
+  means the in-person channel), on each of the department's working days of the period, the
+  expert's hours for each channel in scope on that date, exactly as the slot engine reads them
+  (``scheduler.availability.hours.ExpertHours.channel_hours``: the weekly rows, or that day's
+  "hours" override of the channel; nothing on an absence of the channel, so a video-only
+  absence keeps the in-person hours), united over the channels (overlapping rows of different
+  channels count once) and intersected with the office's hours on that date
+  (``scheduler.calendar.office_hours_on``: the business hours of the effective weekday, an hour
+  shorter on a pre-holiday day). Reception days are ignored. This is the schedule arithmetic of
+  a few hundred rows, done in Python; the bookings are summed by the database.
 * *Follow-ups*: ``opened`` = tickets opened on a local date of the period (the owing department's
   zone, narrowed by every filter through the consultation); the deadline figures (due, answered on
   time, overdue, confirmation and reopen rates) are :func:`booking.tickets.rating.period_rating`'s,
@@ -32,7 +36,6 @@ zones without daylight saving time: every Russian and Kazakh zone today), as the
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -42,12 +45,15 @@ from sqlalchemy import Date, Float, Integer, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from booking.availability import engine_overrides, engine_weekly
 from booking.models import Booking, BookingStatus
 from booking.tickets.models import Ticket
 from booking.tickets.rating import RatingRow, department_rating, period_rating
+from scheduler.availability.hours import Channel as EngineChannel
+from scheduler.availability.hours import ExpertHours, intersect_intervals, merge_intervals
 from scheduler.departments.models import Department, Topic
 from scheduler.experts.models import Expert, expert_topics
-from scheduler.schedules.models import DateOverride, OverrideKind, WeeklyAvailability
+from scheduler.schedules.models import DateOverride, WeeklyAvailability
 
 # Statuses whose consultation took (or was to take) the expert's time.
 TIME_TAKING = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.COMPLETED, BookingStatus.NO_SHOW)
@@ -347,29 +353,16 @@ def rating(session: Session, filters: StatsFilter, now: datetime) -> tuple[list[
 
 # --- available time -------------------------------------------------------------------------------
 
-Span = tuple[int, int]  # minutes from local midnight
-
-
-def _spans(times: Iterable[tuple[time, time]]) -> list[Span]:
-    return [(a.hour * 60 + a.minute, b.hour * 60 + b.minute) for a, b in times]
-
-
-def _merge(spans: Iterable[Span]) -> list[Span]:
-    merged: list[Span] = []
-    for lo, hi in sorted(spans):
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        elif hi > lo:
-            merged.append((lo, hi))
-    return merged
-
-
-def _overlap(a: list[Span], b: list[Span]) -> int:
-    return sum(max(0, min(hi, bhi) - max(lo, blo)) for lo, hi in a for blo, bhi in b)
+def _minutes_in(intervals: Iterable[tuple[datetime, datetime]]) -> int:
+    return sum(int((end - start).total_seconds()) // 60 for start, end in intervals)
 
 
 def available_minutes(session: Session, filters: StatsFilter) -> int:
-    """Experts' available minutes in the period (see the module's definition of utilisation)."""
+    """Experts' available minutes in the period (see the module's definition of utilisation).
+
+    Three queries for the whole period (experts, weekly rows, overrides); the day-by-day schedule
+    arithmetic is the slot engine's own rule (``ExpertHours``), run in Python.
+    """
     departments = {d.id: d for d in _departments(session, filters)}
     if not departments:
         return 0
@@ -385,50 +378,33 @@ def available_minutes(session: Session, filters: StatsFilter) -> int:
         weekly = weekly.where(WeeklyAvailability.channel == filters.channel)
     if filters.location_id is not None:
         weekly = weekly.where(WeeklyAvailability.location_id == filters.location_id)
-    rows: dict[int, list[WeeklyAvailability]] = defaultdict(list)
-    for row in session.scalars(weekly):
-        rows[row.expert_id].append(row)
-    overrides: dict[int, list[DateOverride]] = defaultdict(list)
-    for override in session.scalars(select(DateOverride).where(
-            DateOverride.expert_id.in_(list(department_of)), DateOverride.first_day <= filters.last,
-            DateOverride.last_day >= filters.first)):
-        if filters.channel is None or override.channel is None or override.channel == filters.channel:
-            overrides[override.expert_id].append(override)
-
-    # Spans per expert and weekday, prepared once; a day needs its own only when a row's validity or an override
-    # touches it.
-    by_weekday: dict[tuple[int, int], list[WeeklyAvailability]] = defaultdict(list)
-    for expert_rows in rows.values():
-        for row in expert_rows:
-            by_weekday[row.expert_id, row.weekday].append(row)
-    plain = {key: _merge(_spans((r.starts, r.ends) for r in group)) for key, group in by_weekday.items()
-             if all(r.valid_from is None and r.valid_to is None for r in group)}
+    rows = engine_weekly(session.scalars(weekly))
+    overrides = engine_overrides(session.scalars(select(DateOverride).where(
+        DateOverride.expert_id.in_(list(department_of)), DateOverride.first_day <= filters.last,
+        DateOverride.last_day >= filters.first)))
+    # An office is visited in person; without a channel filter every channel counts, once.
+    channels: tuple[EngineChannel, ...]
+    if filters.channel is not None:
+        channels = (filters.channel,)  # type: ignore[assignment]
+    elif filters.location_id is not None:
+        channels = ("in_person",)
+    else:
+        channels = ("video", "in_person")
 
     total = 0
     for department in departments.values():
-        calendar = department.working_calendar
-        hours = {weekday: _merge(_spans(times)) for weekday, times in department.hours_by_weekday().items()}
         members = [e for e, d in department_of.items() if d == department.id]
-        usual = {(e, w): _overlap(plain[e, w], hours[w]) for e in members for w in hours if (e, w) in plain}
+        mine = set(members)
+        hours = ExpertHours([r for r in rows if r.expert_id in mine], [o for o in overrides if o.expert_id in mine],
+                            department.working_calendar, department.hours_by_weekday())
         day = filters.first
         while day <= filters.last:
-            weekday = calendar.effective_weekday(day)
-            if weekday is not None and weekday in hours:
+            office = hours.office(day)
+            if office:
                 for expert_id in members:
-                    today = [o for o in overrides.get(expert_id, ()) if o.first_day <= day <= o.last_day]
-                    if not today and (expert_id, weekday) in usual:
-                        total += usual[expert_id, weekday]
-                        continue
-                    if any(o.kind == OverrideKind.ABSENCE for o in today):
-                        continue
-                    replaced = [o for o in today if o.kind == OverrideKind.HOURS]
-                    if replaced:
-                        own = _merge(s for o in replaced for s in _spans(o.parsed_intervals()))
-                    else:
-                        own = _merge(_spans((r.starts, r.ends) for r in by_weekday.get((expert_id, weekday), ())
-                                            if (r.valid_from is None or r.valid_from <= day)
-                                            and (r.valid_to is None or day <= r.valid_to)))
-                    total += _overlap(own, hours[weekday])
+                    own = merge_intervals(iv for channel in channels
+                                          for iv in hours.channel_hours(expert_id, channel, day))
+                    total += _minutes_in(intersect_intervals(own, office))
             day += timedelta(days=1)
     return total
 

@@ -17,6 +17,7 @@ class DetailsForm(FlaskForm):
     channel = HiddenField()
     start = HiddenField()
     expert = HiddenField()
+    location = HiddenField()
     step = HiddenField(default="details")
     name = StringField(_l("Full name"), validators=[InputRequired(_l("Enter your full name."))])
     email = EmailField(_l("Email"), validators=[InputRequired(_l("Enter your email."))])
@@ -58,3 +59,4 @@ class ConfirmCancelForm(FlaskForm):
 class RescheduleForm(FlaskForm):
     start = HiddenField(validators=[InputRequired()])
     expert = HiddenField()
+    location = HiddenField()

@@ -97,10 +97,12 @@ def reschedule(code: str) -> ResponseReturnValue:
 
         start = _parse_start(form.start.data)
         expert_id = int(form.expert.data) if (form.expert.data or "").isdigit() else None
+        location_id = int(form.location.data) if (form.location.data or "").isdigit() else None
         if start is None:
             abort(400)
         try:
-            reschedule_booking(db.session, booking, start, now, CITIZEN, expert_id=expert_id)
+            reschedule_booking(db.session, booking, start, now, CITIZEN, expert_id=expert_id,
+                               location_id=location_id)
         except SlotTaken:
             db.session.rollback()
             error = _("This time has just been taken. Choose another one.")

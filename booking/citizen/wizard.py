@@ -73,17 +73,19 @@ def book(slug: str) -> ResponseReturnValue:
         form.channel.data = request.args.get("channel", "")
         form.start.data = request.args.get("start", "")
         form.expert.data = request.args.get("expert", "")
+        form.location.data = request.args.get("location", "")
     channel = form.channel.data if form.channel.data in topic.channels else None
     start = _parse_start(form.start.data)
     expert_id = int(form.expert.data) if (form.expert.data or "").isdigit() else None
+    location_id = int(form.location.data) if (form.location.data or "").isdigit() else None
     if channel is None or start is None:
         return redirect(url_for("citizen.topic", slug=topic.slug))
     experts = {e.id: e for e in topic_experts(db.session, topic)}
     expert = experts.get(expert_id) if expert_id is not None else None
     now = utcnow()
-    free = first_free_slot(db.session, topic, channel, start, now, expert_id)
+    free = first_free_slot(db.session, topic, channel, start, now, expert_id, location_id)
     if request.method == "GET" and free is None:
-        return _slot_gone(topic, channel, start, expert_id, now)
+        return _slot_gone(topic, channel, start, expert_id, now, location_id)
     # Shown in the office's zone: the location's for a visit, the department's for video.
     shown = free.start if free is not None else start.astimezone(topic.department.zone)
     context: dict[str, Any] = {"topic": topic, "form": form, "channel": channel, "start": shown, "expert": expert,
@@ -107,7 +109,7 @@ def book(slug: str) -> ResponseReturnValue:
         try:
             held = hold_slot(db.session, topic=topic, channel=channel, start=start, citizen=citizen,
                              question=question, now=now, policy=policy, actor=CITIZEN,
-                             expert_id=expert_id, locale=str(get_locale() or "ru"))
+                             expert_id=expert_id, locale=str(get_locale() or "ru"), location_id=location_id)
         except SlotTaken as exc:
             db.session.rollback()
             return render_template("citizen/slot_taken.html", topic=topic, channel=channel,
@@ -124,10 +126,11 @@ def book(slug: str) -> ResponseReturnValue:
     return render_template("citizen/details.html", **context), status
 
 
-def _slot_gone(topic: Any, channel: str, start: datetime, expert_id: int | None, now: datetime) -> ResponseReturnValue:
+def _slot_gone(topic: Any, channel: str, start: datetime, expert_id: int | None, now: datetime,
+               location_id: int | None = None) -> ResponseReturnValue:
     from booking.services import nearest_alternatives
 
-    alternatives = nearest_alternatives(db.session, topic, channel, start, now, expert_id)
+    alternatives = nearest_alternatives(db.session, topic, channel, start, now, expert_id, location_id=location_id)
     return render_template("citizen/slot_taken.html", topic=topic, channel=channel, alternatives=alternatives), 409
 
 

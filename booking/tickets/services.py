@@ -90,7 +90,11 @@ def business_hours(department: Department) -> dict[int, tuple[time, time]]:
 
 
 def closing_time_for(department: Department) -> Callable[[date], time]:
-    return closing_time_from_hours(business_hours(department), department.working_calendar)
+    """The department's close of business on a date: the end of its office hours that day
+    (``scheduler.calendar.office_hours_on``, so an hour early on a pre-holiday day), which is also
+    the end of the day the slot engine books."""
+    hours = department.hours_by_weekday() or {weekday: [span] for weekday, span in FALLBACK_HOURS.items()}
+    return closing_time_from_hours(hours, department.working_calendar)
 
 
 def due_at_for(department: Department, opened_at: datetime, working_days: int) -> datetime:

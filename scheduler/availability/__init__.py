@@ -11,12 +11,14 @@ from scheduler.availability.engine import (
     WeeklyInterval,
     find_slots,
 )
+from scheduler.availability.hours import ExpertHours
 
 __all__ = [
     "BusyInterval",
     "Channel",
     "DateOverride",
     "DayCalendar",
+    "ExpertHours",
     "ReceptionWindow",
     "Slot",
     "TopicRules",

@@ -23,14 +23,21 @@ Slot rules
      returned slots never straddle a DST transition, and ``end - start`` is the topic duration
      both in wall time and in absolute time.
 
-2. Video windows.  On a working date (``calendar.effective_weekday(day)`` is not None) they are
-   the expert's ``WeeklyInterval`` rows of channel ``"video"`` for that effective weekday that are
-   valid on the date (``valid_from``/``valid_to`` inclusive), intersected with the department's
-   ``business_hours`` for the effective weekday (weekday missing = closed).  A ``DateOverride``
-   of kind ``"hours"`` (channel ``"video"`` or None) covering the date REPLACES the weekly rows for
-   that date; its intervals are not clipped by business hours and apply even on non-working
-   days.  An ``"absence"`` override (channel ``"video"`` or None) covering the date removes
-   everything for that expert that day and takes precedence over ``"hours"``.
+2. Video windows.  The expert's video hours on the date, ``ExpertHours.channel_hours`` in
+   ``scheduler.availability.hours`` (the rule analytics shares): on a working date the
+   expert's ``WeeklyInterval`` rows of channel ``"video"`` for the EFFECTIVE weekday
+   (``calendar.effective_weekday(day)``; a transferred working Saturday uses the weekday it
+   stands in for) that are valid on the date (``valid_from``/``valid_to`` inclusive),
+   intersected with the office's hours on that date, ``scheduler.calendar.office_hours_on``:
+   ``business_hours`` of the effective weekday (weekday missing = closed), cut one hour early
+   at the close on a pre-holiday day (``calendar.is_pre_holiday``, Labour Code art. 95), so a
+   9-18 office offers 60-minute slots 09:00..16:00 on such a day.  A ``DateOverride`` of kind
+   ``"hours"`` (channel ``"video"`` or None) covering the date REPLACES the weekly rows for that
+   date; its intervals are neither clipped by business hours nor shortened, and apply even on
+   non-working days.  An ``"absence"`` override (channel ``"video"`` or None) covering the date
+   removes everything for that expert that day and takes precedence over ``"hours"``.  The
+   shortening belongs to the office's day, not to each person: an expert whose own hours end
+   before the shortened close keeps them whole.
 
 3. In-person windows.  Only from ``ReceptionWindow``s whose ``topic_ids`` contain the topic and
    whose ``expert_ids`` contain the expert, intersected with the expert's ``"in_person"`` weekly
@@ -40,8 +47,11 @@ Slot rules
    non-working day of the department calendar there are no in-person slots unless an ``"hours"``
    override exists; weekly rows, overrides and the calendar are read for the window's own
    (location-local) ``day``.  Business hours do not clip in-person slots (the reception window
-   is the office's opening time).  The slot's ``location_id`` is the window's location and the
-   slot is expressed in the location's zone.
+   is the office's opening time), except on a pre-holiday day: weekly in-person hours then end
+   at the office's shortened close (the end of ``office_hours_on`` for that day, read as wall
+   time in the location's zone), so a 10-18 reception window in a 9-18 office closes at 17:00;
+   an ``"hours"`` override is, as for video, taken as given.  The slot's ``location_id`` is the
+   window's location and the slot is expressed in the location's zone.
 
 4. Grid.  Windows of the same expert/channel/location/date are merged first when they overlap
    or touch (9-12 and 12-13 become 9-13).  Slots lie on a grid anchored at the START of each
@@ -57,10 +67,12 @@ Slot rules
 6. Buffers.  Every busy interval occupies ``[start, end + its buffer)``; a candidate slot is
    free iff ``[start, end + topic.buffer)`` overlaps nothing the expert holds (half-open, so
    touching is allowed), whatever the topic or channel of the busy interval - an expert is one
-   person.  Seats exception: busy intervals of the SAME expert, SAME topic and SAME start count
-   as taken seats instead of blocking: the slot is offered while ``count < topic.seats`` with
-   ``seats_left = seats - count``.  Such group bookings still block other overlapping candidate
-   slots.  (With ``seats == 1`` a single booking therefore removes the slot.)
+   person.  Seats exception: busy intervals of the SAME expert, SAME topic, SAME start and SAME
+   place (``location_id``: the office, None for video) count as taken seats instead of
+   blocking: the slot is offered while ``count < topic.seats`` with ``seats_left = seats -
+   count``.  Such group bookings still block other overlapping candidate slots, including the
+   same start at another office: seats belong to one expert in one place at one time.  (With
+   ``seats == 1`` a single booking therefore removes the slot.)
 
 7. Uniqueness.  A slot is listed at most once per ``(expert, start, location)``.  Different
    experts' slots are separate entries.
@@ -80,8 +92,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
+
+from scheduler.availability.hours import (
+    Channel,
+    DateOverride,
+    DayCalendar,
+    ExpertHours,
+    LocalInterval,
+    WeeklyInterval,
+    expand_weekly,
+    intersect_intervals,
+    merge_intervals,
+)
 
 __all__ = [
     "BusyIndex",
@@ -102,19 +125,6 @@ __all__ = [
     "wall_to_utc",
 ]
 
-Channel = Literal["video", "in_person"]
-
-LocalInterval = tuple[datetime, datetime]
-"""A half-open ``[start, end)`` interval of NAIVE wall-clock datetimes in some known zone."""
-
-
-class DayCalendar(Protocol):
-    """What the engine needs from a working-day calendar."""
-
-    def effective_weekday(self, day: date) -> int | None:
-        """Weekday (Mon=0) whose hours apply on ``day``; None on a non-working day."""
-        ...
-
 
 @dataclass(frozen=True)
 class TopicRules:
@@ -131,30 +141,6 @@ class TopicRules:
     def step(self) -> timedelta:
         """The grid step: ``slot_interval`` or, when unset, the duration."""
         return self.slot_interval if self.slot_interval is not None else self.duration
-
-
-@dataclass(frozen=True)
-class WeeklyInterval:
-    """One row of an expert's weekly working pattern."""
-
-    expert_id: int
-    channel: Channel
-    weekday: int  # Mon=0
-    start: time
-    end: time  # end > start; never crosses midnight
-    valid_from: date | None
-    valid_to: date | None  # inclusive
-    location_id: int | None = None  # in-person rows: the office (None = any)
-
-
-@dataclass(frozen=True)
-class DateOverride:
-    expert_id: int
-    first_day: date
-    last_day: date  # inclusive
-    kind: Literal["absence", "hours"]
-    channel: Channel | None = None  # None = all channels
-    intervals: tuple[tuple[time, time], ...] = ()  # "hours": replaces the weekly pattern
 
 
 @dataclass(frozen=True)
@@ -179,6 +165,7 @@ class BusyInterval:
     start: datetime
     end: datetime
     buffer: timedelta  # that booking's topic buffer
+    location_id: int | None = None  # the office of an in-person booking (None: video)
 
 
 @dataclass(frozen=True)
@@ -189,46 +176,6 @@ class Slot:
     expert_id: int
     location_id: int | None
     seats_left: int
-
-
-# --------------------------------------------------------------------------- interval algebra
-
-
-def merge_intervals(intervals: Iterable[LocalInterval]) -> list[LocalInterval]:
-    """Sort and merge overlapping or touching intervals; empty ones are discarded.
-
-    Merging touching intervals is what makes a 9-12 + 12-13 pair one 9-13 window, so the grid
-    is anchored once and a slot may span the seam.
-    """
-    merged: list[LocalInterval] = []
-    for start, end in sorted(i for i in intervals if i[0] < i[1]):
-        if merged and start <= merged[-1][1]:
-            if end > merged[-1][1]:
-                merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def intersect_intervals(a: Sequence[LocalInterval], b: Sequence[LocalInterval]) -> list[LocalInterval]:
-    """Intersection of two MERGED (sorted, disjoint) interval lists, by a linear sweep."""
-    result: list[LocalInterval] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        start = max(a[i][0], b[j][0])
-        end = min(a[i][1], b[j][1])
-        if start < end:
-            result.append((start, end))
-        if a[i][1] <= b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return merge_intervals(result)
-
-
-def _on_day(day: date, times: Iterable[tuple[time, time]]) -> list[LocalInterval]:
-    """Times of day placed on ``day`` as merged naive wall-time intervals."""
-    return merge_intervals((datetime.combine(day, start), datetime.combine(day, end)) for start, end in times)
 
 
 # --------------------------------------------------------------------------- time zones
@@ -254,96 +201,6 @@ def grid_starts(window: LocalInterval, duration: timedelta, step: timedelta) -> 
         start += step
 
 
-# --------------------------------------------------------------------------- expert hours
-
-
-def expand_weekly(
-    rows: Iterable[WeeklyInterval],
-    *,
-    expert_id: int,
-    channel: Channel,
-    day: date,
-    weekday: int,
-    location_id: int | None = None,
-) -> list[LocalInterval]:
-    """The expert's weekly-pattern hours for ``channel`` on ``day`` as merged wall intervals.
-
-    ``weekday`` is the EFFECTIVE weekday (a transferred working Saturday uses the pattern of the
-    weekday it replaces), while validity is checked against the real ``day``.  For in-person
-    rows only those for any office (None) or for ``location_id`` apply.
-    """
-    return _on_day(
-        day,
-        (
-            (row.start, row.end)
-            for row in rows
-            if row.expert_id == expert_id
-            and row.channel == channel
-            and row.weekday == weekday
-            and (row.valid_from is None or row.valid_from <= day)
-            and (row.valid_to is None or day <= row.valid_to)
-            and (row.location_id is None or location_id is None or row.location_id == location_id)
-        ),
-    )
-
-
-class _ExpertHours:
-    """Weekly rows and overrides indexed by expert so per-day lookups stay cheap."""
-
-    def __init__(
-        self,
-        weekly: Iterable[WeeklyInterval],
-        overrides: Iterable[DateOverride],
-        calendar: DayCalendar,
-    ) -> None:
-        self._rows: dict[tuple[int, str, int], list[WeeklyInterval]] = defaultdict(list)
-        for row in weekly:
-            self._rows[(row.expert_id, row.channel, row.weekday)].append(row)
-        self._overrides: dict[int, list[DateOverride]] = defaultdict(list)
-        for override in overrides:
-            self._overrides[override.expert_id].append(override)
-        self._calendar = calendar
-        self._weekdays: dict[date, int | None] = {}
-
-    def effective_weekday(self, day: date) -> int | None:
-        """Cached calendar lookup (the calendar may be comparatively slow)."""
-        if day not in self._weekdays:
-            self._weekdays[day] = self._calendar.effective_weekday(day)
-        return self._weekdays[day]
-
-    def hours(
-        self, expert_id: int, channel: Channel, day: date, location_id: int | None = None
-    ) -> tuple[list[LocalInterval], bool]:
-        """The expert's own hours on ``day`` and whether they come from an "hours" override.
-
-        Absence beats an hours override, which beats the weekly pattern; the pattern only
-        applies on working days of the department calendar.
-        """
-        applicable = [
-            o
-            for o in self._overrides.get(expert_id, ())
-            if o.first_day <= day <= o.last_day and o.channel in (None, channel)
-        ]
-        if any(o.kind == "absence" for o in applicable):
-            return [], False
-        replacing = [o for o in applicable if o.kind == "hours"]
-        if replacing:
-            return _on_day(day, (iv for o in replacing for iv in o.intervals)), True
-        weekday = self.effective_weekday(day)
-        if weekday is None:
-            return [], False
-        rows = self._rows.get((expert_id, channel, weekday), ())
-        hours = expand_weekly(
-            rows,
-            expert_id=expert_id,
-            channel=channel,
-            day=day,
-            weekday=weekday,
-            location_id=location_id,
-        )
-        return hours, False
-
-
 # --------------------------------------------------------------------------- busy index
 
 
@@ -357,28 +214,31 @@ class BusyIndex:
     """
 
     def __init__(self, busy: Iterable[BusyInterval]) -> None:
-        grouped: dict[int, list[tuple[datetime, datetime, int]]] = defaultdict(list)
+        grouped: dict[int, list[tuple[datetime, datetime, int, int | None]]] = defaultdict(list)
         for b in busy:
             start, end = _utc(b.start), _utc(b.end) + b.buffer
             if start < end:  # an empty interval occupies nothing
-                grouped[b.expert_id].append((start, end, b.topic_id))
+                grouped[b.expert_id].append((start, end, b.topic_id, b.location_id))
         self._starts: dict[int, list[datetime]] = {}
         self._max_ends: dict[int, list[datetime]] = {}
-        self._topics: dict[int, list[int]] = {}
+        self._seats: dict[int, list[tuple[int, int | None]]] = {}
         for expert_id, items in grouped.items():
-            items.sort()
+            items.sort(key=lambda item: (item[0], item[1]))
             max_ends: list[datetime] = []
-            for _, end, _ in items:
+            for _, end, _, _ in items:
                 max_ends.append(max(end, max_ends[-1]) if max_ends else end)
-            self._starts[expert_id] = [s for s, _, _ in items]
+            self._starts[expert_id] = [item[0] for item in items]
             self._max_ends[expert_id] = max_ends
-            self._topics[expert_id] = [t for _, _, t in items]
+            self._seats[expert_id] = [(item[2], item[3]) for item in items]
 
-    def seats_taken(self, expert_id: int, start: datetime, end: datetime, topic_id: int) -> int | None:
+    def seats_taken(
+        self, expert_id: int, start: datetime, end: datetime, topic_id: int, location_id: int | None = None
+    ) -> int | None:
         """Seats already taken in candidate ``[start, end)`` (UTC), or None if it is blocked.
 
-        Only intervals of the same topic starting exactly at ``start`` count as seats; any
-        other overlap blocks the candidate.
+        Only intervals of the same topic AND the same place (office, or none for video) starting
+        exactly at ``start`` count as seats; any other overlap blocks the candidate, so a seat
+        taken at one office blocks the expert at every other office (one person, one place).
         """
         starts = self._starts.get(expert_id)
         if not starts:
@@ -389,8 +249,8 @@ class BusyIndex:
         at_end = bisect_right(starts, start, lo=before)
         if bisect_left(starts, end, lo=at_end) > at_end:
             return None
-        topics = self._topics[expert_id]
-        if any(topics[i] != topic_id for i in range(before, at_end)):
+        seats = self._seats[expert_id]
+        if any(seats[i] != (topic_id, location_id) for i in range(before, at_end)):
             return None
         return at_end - before
 
@@ -415,26 +275,17 @@ class _Window:
     intervals: list[LocalInterval]
 
 
-def _video_windows(
-    hours: _ExpertHours,
-    experts: Sequence[int],
-    days: Sequence[date],
-    tz: ZoneInfo,
-    business_hours: Mapping[int, Sequence[tuple[time, time]]],
-) -> Iterator[_Window]:
-    """Rule 2: expert hours clipped by business hours unless an hours override applies."""
+def _video_windows(hours: ExpertHours, experts: Sequence[int], days: Sequence[date], tz: ZoneInfo) -> Iterator[_Window]:
+    """Rule 2: the experts' video hours (``ExpertHours.channel_hours``) per date."""
     for day in days:
-        weekday = hours.effective_weekday(day)
-        opening = _on_day(day, business_hours.get(weekday, ())) if weekday is not None else []
         for expert_id in experts:
-            own, overridden = hours.hours(expert_id, "video", day)
-            intervals = own if overridden else intersect_intervals(own, opening)
+            intervals = hours.channel_hours(expert_id, "video", day)
             if intervals:
                 yield _Window(expert_id, None, tz, intervals)
 
 
 def _in_person_windows(
-    hours: _ExpertHours,
+    hours: ExpertHours,
     experts: Sequence[int],
     days: Sequence[date],
     topic_id: int,
@@ -451,7 +302,7 @@ def _in_person_windows(
         for expert_id in rw.expert_ids & wanted_experts:
             opened[(expert_id, rw.location_id, rw.day, rw.tz)].append(interval)
     for (expert_id, location_id, day, zone), parts in opened.items():
-        own, _ = hours.hours(expert_id, "in_person", day, location_id)
+        own = hours.channel_hours(expert_id, "in_person", day, location_id)
         intervals = intersect_intervals(merge_intervals(parts), own)
         if intervals:
             yield _Window(expert_id, location_id, zone, intervals)
@@ -491,10 +342,10 @@ def find_slots(
         last_day=min(last_day, today + timedelta(days=topic.horizon_days)),
     )
     experts = sorted(set(expert_ids))
-    hours = _ExpertHours(weekly, overrides, calendar)
+    hours = ExpertHours(weekly, overrides, calendar, business_hours)
     if channel == "video":
         days = _candidate_days(limits.first_day, limits.last_day, today, pad=0)
-        windows = _video_windows(hours, experts, days, tz, business_hours)
+        windows = _video_windows(hours, experts, days, tz)
     else:
         days = _candidate_days(limits.first_day, limits.last_day, today, pad=1)
         windows = _in_person_windows(hours, experts, days, topic.topic_id, reception)
@@ -528,7 +379,9 @@ def _bookable(
             key = (window.expert_id, when.start, window.location_id)
             if key in found or not limits.admit(when):
                 continue
-            taken = index.seats_taken(window.expert_id, when.start, when.end + topic.buffer, topic.topic_id)
+            taken = index.seats_taken(
+                window.expert_id, when.start, when.end + topic.buffer, topic.topic_id, window.location_id
+            )
             if taken is not None and taken < topic.seats:
                 found[key] = Slot(
                     when.local_start, when.local_end, channel, window.expert_id, window.location_id, topic.seats - taken

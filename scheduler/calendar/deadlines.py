@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+from scheduler.calendar.office_hours import PRE_HOLIDAY_SHORTENING, office_hours_on
 from scheduler.calendar.working_days import WorkingCalendar
 
 __all__ = ["PRE_HOLIDAY_SHORTENING", "closing_time_from_hours", "followup_due_at"]
-
-# Labour Code art. 95: the working day before a non-working holiday is one hour shorter.
-PRE_HOLIDAY_SHORTENING = timedelta(hours=1)
 
 
 def followup_due_at(
@@ -46,32 +44,37 @@ def followup_due_at(
 
 
 def closing_time_from_hours(
-    hours: Mapping[int, tuple[time, time]], calendar: WorkingCalendar
+    hours: Mapping[int, tuple[time, time] | Sequence[tuple[time, time]]], calendar: WorkingCalendar
 ) -> Callable[[date], time]:
     """Build a ``closing_time`` for :func:`followup_due_at` from weekly business hours.
 
-    ``hours`` maps a weekday (Mon=0) to local ``(opens, closes)``.  The close of the *effective*
-    weekday is used, so a working Saturday closes like the weekday it stands in for.  On a RU
-    pre-holiday day (:meth:`WorkingCalendar.is_pre_holiday`) the close is one hour earlier,
-    because art. 95 shortens the staff's day and public offices close early accordingly; it is
-    never moved before the opening time.  The mapping is copied, so later edits do not leak in.
+    ``hours`` maps a weekday (Mon=0) to local ``(opens, closes)`` or to a list of such intervals
+    (a day with breaks).  The close of business is the end of the office's hours on that date
+    (:func:`scheduler.calendar.office_hours.office_hours_on`, the answer the slot engine books
+    by), so a working Saturday closes like the weekday it stands in for and a RU pre-holiday day
+    (art. 95) an hour early: a follow-up is never due while citizens can still book.  A day the
+    shortening leaves without hours closes at its opening time (a zero-length day, not a close
+    before the opening).  The mapping is copied, so later edits do not leak in.
 
     The returned callable raises ValueError for a day the department does not work or whose
     effective weekday has no hours: a deadline must never silently land on a closed day.
     """
-    table = dict(hours)
+    table = {weekday: _intervals(spans) for weekday, spans in hours.items()}
 
     def closing_time(day: date) -> time:
         weekday = calendar.effective_weekday(day)
         if weekday is None:
             raise ValueError(f"{day} is not a working day of {calendar!r}")
-        try:
-            opens, closes = table[weekday]
-        except KeyError:
-            raise ValueError(f"no business hours for weekday {weekday} ({day})") from None
-        if not calendar.is_pre_holiday(day):
-            return closes
-        shortened = datetime.combine(day, closes) - PRE_HOLIDAY_SHORTENING
-        return max(shortened, datetime.combine(day, opens)).time()
+        if not table.get(weekday):
+            raise ValueError(f"no business hours for weekday {weekday} ({day})")
+        open_hours = office_hours_on(day, table, calendar)
+        return open_hours[-1][1] if open_hours else min(opens for opens, _ in table[weekday])
 
     return closing_time
+
+
+def _intervals(spans: tuple[time, time] | Sequence[tuple[time, time]]) -> tuple[tuple[time, time], ...]:
+    """One ``(opens, closes)`` pair or a list of them, as a tuple of pairs."""
+    if len(spans) == 2 and all(isinstance(part, time) for part in spans):
+        return (spans,)  # type: ignore[return-value]
+    return tuple(spans)  # type: ignore[arg-type]

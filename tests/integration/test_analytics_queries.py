@@ -10,7 +10,7 @@ import pytest
 
 from booking.analytics.queries import StatsFilter, available_minutes, by_channel, by_day, by_month, by_topic, dashboard
 from booking.analytics.queries import summary as summarise
-from scheduler.schedules.models import OverrideKind
+from scheduler.schedules.models import Channel, OverrideKind
 from tests.analytics_fixtures import EXPECTED, FIRST, LAST, NOW, Dataset, seed_dataset
 from tests.factories import add_override, add_weekly, make_expert
 
@@ -150,3 +150,20 @@ def test_available_minutes_follow_hours_overrides_and_row_validity(session: Any,
     add_weekly(session, e4, starts=time(9), ends=time(10), valid_to=date(2025, 4, 6))
     add_weekly(session, e4, starts=time(10), ends=time(11), valid_from=date(2025, 4, 10))
     assert available_minutes(session, water) == 2700 - 540 + 120 + 120
+
+
+def test_a_video_only_absence_keeps_the_in_person_minutes(session: Any, data: Dataset) -> None:
+    gas = StatsFilter(FIRST, LAST, department_ids=(data.gas.id,))
+    assert available_minutes(session, gas) == 3120
+    # e1 is away from video on Tuesday 8 April: 9-13 (240) goes, the office hours 14-18 (240) stay.
+    add_override(session, data.experts[0], date(2025, 4, 8), kind=OverrideKind.ABSENCE, channel=Channel.VIDEO)
+    assert available_minutes(session, gas) == 3120 - 240
+    assert available_minutes(session, replace(gas, channel="in_person")) == 1200
+    assert available_minutes(session, replace(gas, location_id=data.office.id)) == 1200
+
+
+def test_available_minutes_end_an_hour_early_on_a_pre_holiday_day(session: Any, data: Dataset) -> None:
+    """Tuesday 3 November 2026 (before 4 November): e3's 9-18 counts as 9-17, like the slots offered."""
+    short_day = StatsFilter(date(2026, 11, 3), date(2026, 11, 3), department_ids=(data.water.id,))
+    assert available_minutes(session, short_day) == 480
+    assert available_minutes(session, replace(short_day, first=date(2026, 11, 2), last=date(2026, 11, 2))) == 540

@@ -24,7 +24,7 @@ from booking.services import (
 )
 from scheduler.audit import Actor, AuditEntry
 from scheduler.errors import DomainError
-from tests.booking_fixtures import bookable_setup
+from tests.booking_fixtures import bookable_setup, two_office_setup
 
 POLICY = BookingPolicy(hold_minutes=15, active_per_topic=1, max_code_attempts=3, secret_key="k" * 40)
 ACTOR = Actor("citizen", None, "citizen")
@@ -186,3 +186,69 @@ def test_applicant_type_must_be_allowed_by_the_topic(session: Any, setup: Any) -
     with pytest.raises(DomainError) as caught:
         hold(session, setup, setup.at(10), now_before(setup))
     assert "applicant_type" in caught.value.fields
+
+
+# --- seats and offices: one expert in one place; the office chosen is the office booked ---------------------
+
+
+@pytest.fixture
+def two_offices(session: Any) -> Any:
+    return two_office_setup(session)
+
+
+def hold_in_person(session: Any, setup: Any, start: Any, now: Any, who: Any, **kw: Any) -> Any:
+    return hold_slot(session, topic=setup.topic, channel="in_person", start=start, citizen=who,
+                     question="Вопрос о замене плиты", now=now, policy=POLICY, actor=ACTOR, **kw)
+
+
+def in_person_free(session: Any, setup: Any, now: Any) -> dict[tuple[Any, int | None], int]:
+    return {(s.start, s.slot.location_id): s.slot.seats_left
+            for s in search_slots(session, setup.topic, "in_person", setup.day, setup.day, now)}
+
+
+def test_a_seated_expert_is_not_offered_in_a_second_office(session: Any, two_offices: Any) -> None:
+    setup, (first, second) = two_offices
+    now = now_before(setup)
+    held = hold_in_person(session, setup, setup.at(10), now, citizen(1), location_id=first.id)
+    assert held.booking.location_id == first.id
+    free = in_person_free(session, setup, now)
+    assert free[(setup.at(10), first.id)] == 1
+    assert (setup.at(10), second.id) not in free
+    assert free[(setup.at(9, 30), second.id)] == 2
+    # The second office is refused with a clear reason; the first keeps its last seat.
+    with pytest.raises(SlotTaken) as refused:
+        hold_in_person(session, setup, setup.at(10), now, citizen(2), location_id=second.id)
+    assert refused.value.location_id == second.id
+    assert any(word in str(refused.value.fields["start"]).lower() for word in ("office", "офис"))
+    assert all(alt.slot.location_id == second.id for alt in refused.value.find_alternatives(session))
+    other = hold_in_person(session, setup, setup.at(10), now, citizen(3), location_id=first.id)
+    assert (other.booking.location_id, other.booking.seat) == (first.id, 2)
+
+
+def test_the_office_chosen_is_the_office_booked(session: Any, two_offices: Any) -> None:
+    setup, (first, second) = two_offices
+    now = now_before(setup)
+    held = hold_in_person(session, setup, setup.at(10), now, citizen(1), location_id=second.id)
+    assert held.booking.location_id == second.id
+    confirm_hold(session, held.booking, held.confirmation_code, now, POLICY, ACTOR)
+    reschedule_booking(session, held.booking, setup.at(9, 30), now, ACTOR, location_id=second.id)
+    assert (held.booking.starts_at, held.booking.location_id) == (setup.at(9, 30), second.id)
+    # Someone takes a seat at 10:00 in the second office: the first office is refused at 10:00.
+    hold_in_person(session, setup, setup.at(10), now, citizen(3), location_id=second.id)
+    with pytest.raises(SlotTaken):
+        reschedule_booking(session, held.booking, setup.at(10), now, ACTOR, location_id=first.id)
+    reschedule_booking(session, held.booking, setup.at(10), now, ACTOR, location_id=second.id)
+    assert (held.booking.location_id, held.booking.seat) == (second.id, 2)
+    # Without a choice the first free office is taken, as before.
+    anywhere = hold_in_person(session, setup, setup.at(10, 30), now, citizen(2))
+    assert anywhere.booking.location_id == first.id
+
+
+def test_an_office_is_only_for_in_person_consultations(session: Any, two_offices: Any) -> None:
+    setup, (office, _second) = two_offices
+    with pytest.raises(DomainError) as refused:
+        hold(session, setup, setup.at(10), now_before(setup), location_id=office.id)
+    assert set(refused.value.fields) == {"location"}
+    with pytest.raises(DomainError) as unknown:
+        hold_in_person(session, setup, setup.at(10), now_before(setup), citizen(1), location_id=office.id + 1000)
+    assert set(unknown.value.fields) == {"location"} and unknown.value.code != "slot_taken"

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 
+from booking.availability import search_slots
 from booking.tickets.cli import workdays_cli
 from booking.tickets.services import due_at_for
-from tests.factories import make_department
+from tests.factories import add_weekly, make_department, make_expert, make_topic
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -79,6 +80,25 @@ def test_the_local_date_of_the_department_decides_not_moscows(session: Any) -> N
 def test_the_close_of_business_is_the_last_interval_of_the_day(session: Any) -> None:
     department = make_department(session, hours={d: [(time(8), time(12)), (time(13), time(16, 30))] for d in range(5)})
     assert due_at_for(department, local("2026-04-06T10:00"), 1) == local("2026-04-07T16:30")
+
+
+@pytest.mark.parametrize(("opened", "due"), [
+    ("2026-10-28T10:00", "2026-11-03T17:00"),  # Tuesday before 4 November
+    ("2025-10-28T10:00", "2025-11-01T17:00"),  # the working Saturday standing in for Monday 3 November
+])
+def test_a_follow_up_is_due_when_the_last_bookable_slot_of_a_short_day_ends(
+        session: Any, opened: str, due: str) -> None:
+    """One calendar answer: the deadline and the slot engine agree on when a short day ends."""
+    department = make_department(session, hours={d: [(time(9), time(18))] for d in range(5)})
+    topic = make_topic(session, department, duration_minutes=60, horizon_days=3650)
+    add_weekly(session, make_expert(session, department, [topic]), weekdays=tuple(range(7)),
+               starts=time(0), ends=time(23, 59))
+    due_at = due_at_for(department, local(opened), 4)
+    assert due_at == local(due)
+    day = local(due).date()
+    slots = search_slots(session, topic, "video", day, day, local(opened))
+    assert len(slots) == 8
+    assert max(s.end for s in slots) == due_at
 
 
 @pytest.mark.parametrize(("opened", "due"), [CASES[1], CASES[3], CASES[4], CASES[11]])

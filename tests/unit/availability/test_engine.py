@@ -22,6 +22,7 @@ from scheduler.availability.engine import (
     find_slots,
     merge_intervals,
 )
+from scheduler.calendar import calendar_for
 
 MSK = ZoneInfo("Europe/Moscow")
 YEKT = ZoneInfo("Asia/Yekaterinburg")
@@ -46,6 +47,7 @@ class FakeCalendar:
     weekends: frozenset[int] = frozenset({5, 6})
     holidays: frozenset[date] = frozenset()
     transfers: Mapping[date, int] = field(default_factory=dict)
+    pre_holidays: frozenset[date] = frozenset()  # working days shortened by art. 95
 
     def effective_weekday(self, day: date) -> int | None:
         if day in self.transfers:
@@ -53,6 +55,9 @@ class FakeCalendar:
         if day in self.holidays or day.weekday() in self.weekends:
             return None
         return day.weekday()
+
+    def is_pre_holiday(self, day: date) -> bool:
+        return day in self.pre_holidays and self.effective_weekday(day) is not None
 
 
 ALWAYS_WORKING = FakeCalendar(weekends=frozenset())
@@ -745,3 +750,83 @@ def _time_large_case() -> tuple[float, list[Slot]]:
         topic=topic(slot_interval=15, buffer=10),
     )
     return perf.perf_counter() - began, slots
+
+
+# --------------------------------------------------------------------------- pre-holiday days (art. 95)
+
+RU_CALENDAR = calendar_for("RU")
+WEEKDAYS_9_18 = {d: hours("09:00-18:00") for d in range(5)}
+# Friday closes earlier, so the short Friday shows the cut is taken from that day's own close.
+FRIDAY_16_45 = {**WEEKDAYS_9_18, 4: hours("09:00-16:45")}
+
+
+def hourly(day: date, business_hours: Mapping[int, Any] = WEEKDAYS_9_18, **changes: Any) -> list[str]:
+    """60-minute video slots on ``day`` with the real RU calendar and an all-day expert."""
+    args: dict[str, Any] = {
+        "topic": topic(duration=60, horizon_days=400),
+        "first_day": day,
+        "last_day": day,
+        "now": at(day - timedelta(days=1), "12:00"),
+        "calendar": RU_CALENDAR,
+        "business_hours": business_hours,
+        "weekly": rows("00:00-23:59", weekdays=range(7)),
+    }
+    args.update(changes)
+    return starts(run(**args))
+
+
+EIGHT = ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00"]
+
+
+@pytest.mark.parametrize(
+    ("day", "business_hours", "expected"),
+    [
+        pytest.param(date(2026, 11, 2), WEEKDAYS_9_18, [*EIGHT, "17:00"], id="ordinary-monday-nine"),
+        pytest.param(date(2026, 11, 3), WEEKDAYS_9_18, EIGHT, id="tue-before-4-november-eight"),
+        pytest.param(date(2026, 5, 8), FRIDAY_16_45, EIGHT[:6], id="fri-before-9-may-six"),
+        pytest.param(date(2026, 5, 1), WEEKDAYS_9_18, [], id="holiday-none"),
+        pytest.param(date(2024, 11, 2), WEEKDAYS_9_18, EIGHT, id="working-saturday-for-30-april-short"),
+        pytest.param(date(2025, 11, 1), WEEKDAYS_9_18, EIGHT, id="working-saturday-for-3-november-short"),
+        pytest.param(date(2024, 12, 28), WEEKDAYS_9_18, [*EIGHT, "17:00"], id="working-saturday-full-day"),
+    ],
+)
+def test_video_slots_end_an_hour_early_on_pre_holiday_days(
+    day: date, business_hours: Mapping[int, Any], expected: list[str]
+) -> None:
+    assert hourly(day, business_hours) == expected
+
+
+def test_pre_holiday_shortening_belongs_to_the_office_not_the_person() -> None:
+    """An expert whose own day ends before the shortened close keeps it; an override is as given."""
+    short_tuesday = date(2026, 11, 3)
+    assert hourly(short_tuesday, weekly=rows("09:00-12:00", weekdays=range(7))) == ["09:00", "10:00", "11:00"]
+    override = DateOverride(1, short_tuesday, short_tuesday, "hours", "video", hours("15:00-18:00"))
+    assert hourly(short_tuesday, overrides=[override]) == ["15:00", "16:00", "17:00"]
+
+
+def test_in_person_reception_closes_with_the_office_on_a_pre_holiday_day() -> None:
+    short = FakeCalendar(pre_holidays=frozenset({MON}))
+    window = [reception(5, MON, "15:00-18:00")]
+    weekly = rows("09:00-18:00", channel="in_person")
+    assert starts(run_in_person(reception=window, weekly=weekly, topic=topic(duration=60))) == [
+        "15:00", "16:00", "17:00"]
+    assert starts(run_in_person(reception=window, weekly=weekly, topic=topic(duration=60), calendar=short)) == [
+        "15:00", "16:00"]
+    # A morning reception well inside the shortened day is untouched.
+    morning = [reception(5, MON, "09:00-11:00")]
+    assert starts(run_in_person(reception=morning, weekly=weekly, topic=topic(duration=60), calendar=short)) == [
+        "09:00", "10:00"]
+
+
+# --------------------------------------------------------------------------- seats in one place
+
+
+def test_a_seated_expert_is_in_one_office_at_a_time() -> None:
+    """2 seats, on duty 09-11 in offices 5 and 6, one seat booked at 10:00 in office 5."""
+    duty = [reception(5, MON, "09:00-11:00"), reception(6, MON, "09:00-11:00")]
+    seat = BusyInterval(1, TOPIC_ID, at(MON, "10:00"), at(MON, "10:30"), timedelta(0), location_id=5)
+    slots = run_in_person(reception=duty, topic=topic(seats=2), busy=[seat])
+    offered = {(f"{s.start:%H:%M}", s.location_id): s.seats_left for s in slots}
+    assert offered[("10:00", 5)] == 1
+    assert ("10:00", 6) not in offered
+    assert offered[("09:30", 6)] == 2 and offered[("10:30", 6)] == 2

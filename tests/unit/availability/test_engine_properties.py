@@ -50,6 +50,7 @@ class FakeCalendar:
     weekends: frozenset[int] = frozenset({5, 6})
     holidays: frozenset[date] = frozenset()
     transfers: Mapping[date, int] = field(default_factory=dict)
+    pre_holidays: frozenset[date] = frozenset()  # working days shortened by art. 95
 
     def effective_weekday(self, day: date) -> int | None:
         if day in self.transfers:
@@ -57,6 +58,9 @@ class FakeCalendar:
         if day in self.holidays or day.weekday() in self.weekends:
             return None
         return day.weekday()
+
+    def is_pre_holiday(self, day: date) -> bool:
+        return day in self.pre_holidays and self.effective_weekday(day) is not None
 
 
 # --------------------------------------------------------------------------- strategies
@@ -124,6 +128,7 @@ def scenarios(draw: st.DrawFn, channel: Channel | None = None) -> dict[str, Any]
         weekends=draw(st.sampled_from([frozenset({5, 6}), frozenset()])),
         holidays=frozenset(draw(st.lists(day, max_size=2))),
         transfers=draw(st.dictionaries(day, st.integers(0, 6), max_size=1)),
+        pre_holidays=frozenset(draw(st.lists(day, max_size=2))),
     )
     business_hours = draw(
         st.just({d: [(time(0), clock(LAST_MINUTE))] for d in range(7)})
@@ -223,6 +228,7 @@ def busy_intervals(draw: st.DrawFn, days: Sequence[date], tz: ZoneInfo) -> list[
         start=start,
         end=start + timedelta(minutes=draw(st.sampled_from([0, 15, 30, 45, 60, 90]))),
         buffer=timedelta(minutes=draw(st.sampled_from([0, 10, 15]))),
+        location_id=draw(st.sampled_from([None, None, 10, 11])),
     )
     return [booking] * draw(st.sampled_from([1, 1, 2, 3]))
 
@@ -261,13 +267,22 @@ def own_minutes(s: dict[str, Any], expert: int, channel: str, day: date, locatio
     return own, False
 
 
+def office_minutes(s: dict[str, Any], day: date) -> set[int]:
+    """The office's open minutes on ``day``: its effective weekday's hours, the last hour cut on
+    a pre-holiday day."""
+    weekday = s["calendar"].effective_weekday(day)
+    opening = minutes(s["business_hours"].get(weekday, ())) if weekday is not None else set()
+    if opening and s["calendar"].is_pre_holiday(day):
+        close = max(opening) + 1 - 60
+        opening = {m for m in opening if m < close}
+    return opening
+
+
 def available(s: dict[str, Any], expert: int, day: date) -> Iterator[tuple[int | None, ZoneInfo, set[int]]]:
     """(location, zone, minutes) the expert is available on ``day`` for the scenario channel."""
     if s["channel"] == "video":
         own, overridden = own_minutes(s, expert, "video", day, None)
-        weekday = s["calendar"].effective_weekday(day)
-        opening = minutes(s["business_hours"].get(weekday, ())) if weekday is not None else set()
-        yield None, s["tz"], own if overridden else own & opening
+        yield None, s["tz"], own if overridden else own & office_minutes(s, day)
         return
     offices: dict[int, tuple[ZoneInfo, set[int]]] = {}
     for rw in s["reception"]:
@@ -275,7 +290,10 @@ def available(s: dict[str, Any], expert: int, day: date) -> Iterator[tuple[int |
             zone, mins = offices.setdefault(rw.location_id, (rw.tz, set()))
             mins |= minutes([(rw.start, rw.end)])
     for location, (zone, mins) in offices.items():
-        own, _ = own_minutes(s, expert, "in_person", day, location)
+        own, overridden = own_minutes(s, expert, "in_person", day, location)
+        office = office_minutes(s, day)
+        if not overridden and office and s["calendar"].is_pre_holiday(day):
+            own = {m for m in own if m <= max(office)}  # no visit past the shortened close
         yield location, zone, mins & own
 
 
@@ -296,14 +314,15 @@ def to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
     return instant if instant.astimezone(zone).replace(tzinfo=None) == wall else None
 
 
-def seat_state(s: dict[str, Any], expert: int, start: datetime, end: datetime) -> int | None:
-    """Seats taken for candidate [start, end) (UTC, end includes topic buffer), None if blocked."""
+def seat_state(s: dict[str, Any], expert: int, start: datetime, end: datetime, location: int | None) -> int | None:
+    """Seats taken for candidate [start, end) (UTC, end includes topic buffer) at ``location``,
+    None if blocked (a seat elsewhere blocks: one expert, one place)."""
     taken = 0
     for b in s["busy"]:
         b_start, b_end = b.start, b.end + b.buffer
         if b.expert_id != expert or b_start >= b_end:
             continue
-        if b.topic_id == TOPIC_ID and b_start == start:
+        if b.topic_id == TOPIC_ID and b_start == start and b.location_id == location:
             taken += 1
         elif b_start < end and start < b_end:
             return None
@@ -335,7 +354,7 @@ def reference(s: dict[str, Any]) -> list[tuple[Any, ...]]:
                         local_day = start.astimezone(s["tz"]).date()
                         if local_day > horizon or not s["first_day"] <= local_day <= s["last_day"]:
                             continue
-                        taken = seat_state(s, expert, start, end + topic.buffer)
+                        taken = seat_state(s, expert, start, end + topic.buffer, location)
                         if taken is None or taken >= topic.seats:
                             continue
                         out.append((start, end, expert, location, zone.key, topic.seats - taken))
@@ -392,14 +411,13 @@ def test_every_slot_obeys_the_rules(s: dict[str, Any]) -> None:
         )
         assert used <= own
         if s["channel"] == "video" and not overridden:
-            weekday = s["calendar"].effective_weekday(local_day)
-            assert used <= minutes(s["business_hours"].get(weekday, ()))
+            assert used <= office_minutes(s, local_day)
 
         taken = 0
         for b in s["busy"]:
             if b.expert_id != slot.expert_id or b.start >= b.end + b.buffer:
                 continue
-            if b.topic_id == TOPIC_ID and b.start == start:
+            if b.topic_id == TOPIC_ID and b.start == start and b.location_id == slot.location_id:
                 taken += 1
                 continue
             assert not (b.start < end + topic.buffer and start < b.end + b.buffer)
@@ -443,6 +461,7 @@ def test_bookings_on_offered_slots_match_reference(s: dict[str, Any], data: st.D
             slot.start,
             slot.end,
             s["topic"].buffer,
+            slot.location_id,
         )
         for slot in picks
         for _ in range(data.draw(st.integers(1, 3)))
