@@ -7,7 +7,8 @@ gas office had 12 tickets due, 10 answered on time, 2 overdue". Figures per depa
 * ``answered_on_time`` — first answered at or before the due time;
 * ``overdue`` — first answered after the due time, or still unanswered and past due at ``now``;
 * ``avg_answer_hours`` — mean time from opening to the first answer, in *working* hours (the
-  department's business hours on its working days; the one-hour pre-holiday shortening is ignored).
+  department's office hours on its working days, as ``scheduler.calendar.office_hours_on`` gives
+  them: an hour shorter on a pre-holiday day, like the bookable day and the deadline).
   This figure is computed per answered ticket in Python, because working hours depend on the
   production calendar, which the database does not know; only answered tickets of the requested
   days are read, with two instants each;
@@ -32,7 +33,8 @@ from sqlalchemy.orm import Session
 
 from booking.models import Booking
 from booking.tickets.models import AWAITING_ANSWER, Ticket, TicketStatus
-from booking.tickets.services import business_hours
+from booking.tickets.services import ticket_hours
+from scheduler.calendar import office_hours_on
 from scheduler.departments.models import Department
 
 
@@ -90,18 +92,17 @@ def _as_date(value: Any) -> date:
 
 
 def working_hours_between(start: datetime, end: datetime, department: Department) -> float:
-    """Working hours of ``department`` between two instants (its business hours on its working days)."""
+    """Working hours of ``department`` between two instants (its office hours on its working days)."""
     if end <= start:
         return 0.0
     zone = department.zone
     calendar = department.working_calendar
-    spans = department.hours_by_weekday() or {d: [h] for d, h in business_hours(department).items()}
+    weekly = ticket_hours(department)
     total = 0.0
     day = start.astimezone(zone).date()
     last = end.astimezone(zone).date()
     while day <= last:
-        weekday = calendar.effective_weekday(day)
-        for opens, closes in spans.get(weekday, []) if weekday is not None else []:
+        for opens, closes in office_hours_on(day, weekly, calendar):
             lo = max(start, datetime.combine(day, opens, tzinfo=zone))
             hi = min(end, datetime.combine(day, closes, tzinfo=zone))
             if hi > lo:

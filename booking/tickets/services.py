@@ -82,19 +82,16 @@ def citizen_url(ticket: Ticket, config: Mapping[str, Any]) -> str:
     return f"{config['PUBLIC_BASE_URL']}/tickets/{ticket.number}?{query}"
 
 
-def business_hours(department: Department) -> dict[int, tuple[time, time]]:
-    """Weekday → (first opening, last closing); the close of business is what ends a term."""
-    hours = {weekday: (min(o for o, _c in spans), max(c for _o, c in spans))
-             for weekday, spans in department.hours_by_weekday().items()}
-    return hours or dict(FALLBACK_HOURS)
+def ticket_hours(department: Department) -> dict[int, list[tuple[time, time]]]:
+    """The weekly hours that terms and working hours are counted in (weekdays 9-18 when none are set)."""
+    return department.hours_by_weekday() or {weekday: [span] for weekday, span in FALLBACK_HOURS.items()}
 
 
 def closing_time_for(department: Department) -> Callable[[date], time]:
     """The department's close of business on a date: the end of its office hours that day
     (``scheduler.calendar.office_hours_on``, so an hour early on a pre-holiday day), which is also
     the end of the day the slot engine books."""
-    hours = department.hours_by_weekday() or {weekday: [span] for weekday, span in FALLBACK_HOURS.items()}
-    return closing_time_from_hours(hours, department.working_calendar)
+    return closing_time_from_hours(ticket_hours(department), department.working_calendar)
 
 
 def due_at_for(department: Department, opened_at: datetime, working_days: int) -> datetime:

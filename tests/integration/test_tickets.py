@@ -315,9 +315,12 @@ def test_working_hours_count_only_business_hours_on_working_days(session: Any, s
     # The lunch break does not count.
     assert working_hours_between(datetime(2026, 4, 13, 12, 0, tzinfo=MOSCOW),
                                  datetime(2026, 4, 13, 15, 0, tzinfo=MOSCOW), department) == pytest.approx(2.0)
-    # The May holidays do not count either: Thu 30 April 17:00 to Mon 4 May 10:00 is 1 + 1 hours.
-    assert working_hours_between(datetime(2026, 4, 30, 17, 0, tzinfo=MOSCOW),
+    # The May holidays do not count either, and Thu 30 April, the day before them, closes an hour early
+    # (art. 95, as the slot engine and the deadline read it): 30 April 16:00 to Mon 4 May 10:00 is 1 + 1 hours.
+    assert working_hours_between(datetime(2026, 4, 30, 16, 0, tzinfo=MOSCOW),
                                  datetime(2026, 5, 4, 10, 0, tzinfo=MOSCOW), department) == pytest.approx(2.0)
+    assert working_hours_between(datetime(2026, 4, 30, 17, 0, tzinfo=MOSCOW),
+                                 datetime(2026, 4, 30, 18, 0, tzinfo=MOSCOW), department) == 0.0
 
 
 def test_the_rating_counts_each_departments_tickets_on_their_due_day(session: Any, setup: Any,
