@@ -83,8 +83,10 @@ class ImportReport:
 def import_setup(session: Session, doc: Any, actor: Actor) -> ImportReport:
     """Create or update everything ``doc`` describes, or raise ``SetupError`` and write nothing.
 
-    Runs inside a savepoint, so a failure half-way leaves the caller's transaction as it was;
-    the caller commits. Entities that the document does not mention are left alone.
+    The file is checked by the document's models first; while writing, what it would store is
+    checked by the validators the schedule pages use. Runs inside a savepoint, so a refusal or a
+    failure half-way leaves the caller's transaction as it was; the caller commits. Entities that
+    the document does not mention are left alone.
     """
     document, problems = parse_setup(doc)
     if document is None:
@@ -252,8 +254,8 @@ class _Importer:
 
     def check_schedule(self, path: str, expert: Expert, entry: dict[str, Any]) -> None:
         """The weekly rows and overrides the file gives, as the schedule pages check them."""
-        for channel in Channel:
-            rows = [(i, row) for i, row in enumerate(entry.get("weekly", [])) if row["channel"] == channel]
+        for channel in Channel if "weekly" in entry else ():
+            rows = [(i, row) for i, row in enumerate(entry["weekly"]) if row["channel"] == channel]
             errors = weekly_errors(self.session, expert, channel, [self.weekly_input(row) for _i, row in rows])
             for key, message in errors.items():
                 _rows, position, name = key.split("-", 2)
