@@ -203,6 +203,22 @@ def weekly_rows(session: Session, expert: Expert, channel: Channel | None = None
     return list(session.scalars(query.order_by(*order)))
 
 
+def weekly_errors(session: Session, expert: Expert, channel: Channel, rows: Sequence[WeeklyRow],
+                  prefix: str = "rows") -> dict[str, str]:
+    """Messages for one channel's weekly pattern of ``expert``: the rows themselves, and each in-person row's
+    office among the expert's (their department's or a shared one); video hours have no office."""
+    errors = weekly_row_errors(rows, prefix)
+    allowed_locations = {loc.id for loc in expert_locations(session, expert)}
+    for i, row in enumerate(rows):
+        if row.is_blank or row.location_id is None:
+            continue
+        if channel == Channel.VIDEO:
+            errors.setdefault(f"{prefix}-{i}-location_id", _("Video hours are not tied to an office."))
+        elif row.location_id not in allowed_locations:
+            errors.setdefault(f"{prefix}-{i}-location_id", _("Choose an office of the expert's department."))
+    return errors
+
+
 def set_weekly_availability(session: Session, actor: Actor, expert: Expert, channel: Channel | str,
                             rows: Sequence[WeeklyRow]) -> list[WeeklyAvailability]:
     """Replace the expert's weekly pattern on ``channel`` with ``rows`` (blank lines ignored).
@@ -211,15 +227,7 @@ def set_weekly_availability(session: Session, actor: Actor, expert: Expert, chan
     checkable in one place and gives the audit log one before/after pair per save.
     """
     channel = Channel(channel)
-    errors = weekly_row_errors(rows)
-    allowed_locations = {loc.id for loc in expert_locations(session, expert)}
-    for i, row in enumerate(rows):
-        if row.is_blank or row.location_id is None:
-            continue
-        if channel == Channel.VIDEO:
-            errors.setdefault(f"rows-{i}-location_id", _("Video hours are not tied to an office."))
-        elif row.location_id not in allowed_locations:
-            errors.setdefault(f"rows-{i}-location_id", _("Choose an office of the expert's department."))
+    errors = weekly_errors(session, expert, channel, rows)
     if errors:
         raise DomainError(errors)
 
@@ -269,6 +277,25 @@ def current_overrides(session: Session, expert: Expert, today: date) -> list[Dat
     ))
 
 
+def override_errors(*, kind: OverrideKind, first_day: date, last_day: date, reason: str,
+                    intervals: Sequence[tuple[time | None, time | None]] = ()) -> dict[str, str]:
+    """Messages for a date override: days in order and at most a year apart, a short reason, and for
+    replacement hours at least one interval, each complete and none overlapping another."""
+    errors: dict[str, str] = {}
+    if last_day < first_day:
+        errors["last_day"] = _("The last day must not be before the first day.")
+    elif (last_day - first_day).days >= MAX_OVERRIDE_DAYS:
+        errors["last_day"] = _("An override may cover at most %(days)d days.", days=MAX_OVERRIDE_DAYS)
+    if len(reason) > MAX_TEXT:
+        errors["reason"] = _("At most %(count)d characters.", count=MAX_TEXT)
+    if kind == OverrideKind.HOURS:
+        errors.update(interval_errors(intervals))
+        complete = [(a, b) for a, b in intervals if a is not None and b is not None]
+        if not complete and not any(k.startswith("intervals-") for k in errors):
+            errors["intervals-0-starts"] = _("Enter at least one interval of hours.")
+    return errors
+
+
 def add_override(session: Session, actor: Actor, expert: Expert, *, kind: OverrideKind | str, first_day: date,
                  last_day: date | None = None, channel: Channel | str | None = None,
                  intervals: Sequence[tuple[time | None, time | None]] = (), reason: str = "") -> DateOverride:
@@ -280,22 +307,13 @@ def add_override(session: Session, actor: Actor, expert: Expert, *, kind: Overri
     channel = Channel(channel) if channel else None
     last_day = last_day or first_day
     reason = (reason or "").strip()
-    errors: dict[str, str] = {}
-    if last_day < first_day:
-        errors["last_day"] = _("The last day must not be before the first day.")
-    elif (last_day - first_day).days >= MAX_OVERRIDE_DAYS:
-        errors["last_day"] = _("An override may cover at most %(days)d days.", days=MAX_OVERRIDE_DAYS)
-    if len(reason) > MAX_TEXT:
-        errors["reason"] = _("At most %(count)d characters.", count=MAX_TEXT)
-    stored: list[list[str]] = []
-    if kind == OverrideKind.HOURS:
-        errors.update(interval_errors(intervals))
-        complete = sorted((a, b) for a, b in intervals if a is not None and b is not None)
-        if not complete and not any(k.startswith("intervals-") for k in errors):
-            errors["intervals-0-starts"] = _("Enter at least one interval of hours.")
-        stored = [[hhmm(a), hhmm(b)] for a, b in complete]
+    errors = override_errors(kind=kind, first_day=first_day, last_day=last_day, intervals=intervals, reason=reason)
     if errors:
         raise DomainError(errors)
+    stored: list[list[str]] = []
+    if kind == OverrideKind.HOURS:
+        complete = sorted((a, b) for a, b in intervals if a is not None and b is not None)
+        stored = [[hhmm(a), hhmm(b)] for a, b in complete]
 
     row = DateOverride(expert_id=expert.id, first_day=first_day, last_day=last_day, kind=kind, channel=channel,
                        intervals=stored, reason=reason)
@@ -330,16 +348,11 @@ def _reception_snapshot(day: ReceptionDay) -> dict[str, Any]:
     }
 
 
-def save_reception_day(session: Session, actor: Actor, day: ReceptionDay | None, *, location: Location | None,
-                       title: str, weekdays: Iterable[int], starts: time | None, ends: time | None,
-                       valid_from: date | None, valid_to: date | None, topics: Sequence[Topic],
-                       experts: Sequence[Expert]) -> ReceptionDay:
-    """Create (``day`` None) or update a recurring in-person reception at an office.
-
-    Topics and experts must belong to the office's department, topics must be offered in person,
-    and each expert must consult on one of the topics: otherwise the day would silently offer nothing.
-    """
-    title = (title or "").strip()
+def reception_day_errors(*, location: Location | None, title: str, weekdays: Iterable[int], starts: time | None,
+                         ends: time | None, valid_from: date | None, valid_to: date | None, topics: Sequence[Topic],
+                         experts: Sequence[Expert]) -> dict[str, str]:
+    """Messages for a reception day: an office, a title, weekdays and hours, and topics and experts of the
+    office's department, the topics offered in person and each expert consulting on one of them."""
     weekday_list = sorted(set(weekdays))
     errors: dict[str, str] = {}
     if location is None:
@@ -375,6 +388,22 @@ def save_reception_day(session: Session, actor: Actor, day: ReceptionDay | None,
             errors["experts"] = _("Not experts of the office's department: %(names)s.", names=", ".join(foreign))
         elif idle:
             errors["experts"] = _("Consult on none of the chosen topics: %(names)s.", names=", ".join(idle))
+    return errors
+
+
+def save_reception_day(session: Session, actor: Actor, day: ReceptionDay | None, *, location: Location | None,
+                       title: str, weekdays: Iterable[int], starts: time | None, ends: time | None,
+                       valid_from: date | None, valid_to: date | None, topics: Sequence[Topic],
+                       experts: Sequence[Expert]) -> ReceptionDay:
+    """Create (``day`` None) or update a recurring in-person reception at an office.
+
+    Topics and experts must belong to the office's department, topics must be offered in person,
+    and each expert must consult on one of the topics: otherwise the day would silently offer nothing.
+    """
+    title = (title or "").strip()
+    weekday_list = sorted(set(weekdays))
+    errors = reception_day_errors(location=location, title=title, weekdays=weekday_list, starts=starts, ends=ends,
+                                  valid_from=valid_from, valid_to=valid_to, topics=topics, experts=experts)
     if errors:
         raise DomainError(errors)
     assert location is not None and starts is not None and ends is not None
@@ -421,21 +450,31 @@ def _exception_snapshot(row: ReceptionException) -> dict[str, Any]:
     }
 
 
-def add_reception_exception(session: Session, actor: Actor, reception_day: ReceptionDay, *, day: date,
-                            is_cancelled: bool, starts: time | None = None, ends: time | None = None,
-                            reason: str = "") -> ReceptionException:
-    """Cancel a reception on one date, or hold it at other hours that date."""
-    reason = (reason or "").strip()
+def reception_exception_errors(valid_from: date | None, valid_to: date | None, taken: Iterable[date], *,
+                               day: date, is_cancelled: bool, starts: time | None, ends: time | None,
+                               reason: str) -> dict[str, str]:
+    """Messages for an exception to a reception day held ``valid_from..valid_to`` whose exceptions already
+    take the dates ``taken``: a date in that period and free, both hours unless cancelled, a short reason."""
     errors: dict[str, str] = {}
-    if (reception_day.valid_from and day < reception_day.valid_from) or (
-            reception_day.valid_to and day > reception_day.valid_to):
+    if (valid_from and day < valid_from) or (valid_to and day > valid_to):
         errors["day"] = _("The date is outside the period when this reception is held.")
-    elif any(e.day == day for e in reception_day.exceptions):
+    elif day in set(taken):
         errors["day"] = _("This date already has an exception; delete it first.")
     if not is_cancelled:
         errors.update({k.removeprefix("hours-"): v for k, v in _pair_errors("hours", starts, ends).items()})
     if len(reason) > MAX_TEXT:
         errors["reason"] = _("At most %(count)d characters.", count=MAX_TEXT)
+    return errors
+
+
+def add_reception_exception(session: Session, actor: Actor, reception_day: ReceptionDay, *, day: date,
+                            is_cancelled: bool, starts: time | None = None, ends: time | None = None,
+                            reason: str = "") -> ReceptionException:
+    """Cancel a reception on one date, or hold it at other hours that date."""
+    reason = (reason or "").strip()
+    errors = reception_exception_errors(reception_day.valid_from, reception_day.valid_to,
+                                        [e.day for e in reception_day.exceptions], day=day,
+                                        is_cancelled=is_cancelled, starts=starts, ends=ends, reason=reason)
     if errors:
         raise DomainError(errors)
 

@@ -1,28 +1,43 @@
-"""The whole configuration as one JSON document: export, validate and normalise it."""
+"""The setup document declared once as pydantic models: its parts, parsing, canonical form and JSON Schema."""
 
 from __future__ import annotations
 
 import copy
-import difflib
-import functools
 import json
-import re
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date, time
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Callable, Iterator, Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
-from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from scheduler.auth.models import normalise_email
-from scheduler.calendar import WorkingCalendar
-from scheduler.departments.models import APPLICANT_TYPES, CHANNELS, Department, Location, Topic
-from scheduler.experts.models import Expert
-from scheduler.schedules.models import DateOverride, ReceptionDay, WeeklyAvailability
+from scheduler.departments.models import APPLICANT_TYPES, CHANNELS
+from scheduler.setup.parts import BAD, Loc, Part, Problem, after, duplicates, good, overlaps, problem_texts
+from scheduler.setup.values import (
+    OMITTED,
+    WEEKDAY_INDEX,
+    WEEKDAYS,
+    ApplicantType,
+    Boolean,
+    Channel,
+    ContactEmail,
+    Date,
+    ExpertEmail,
+    HolidayCalendar,
+    Interval,
+    NullableChannel,
+    NullableDate,
+    NullableMinutes,
+    NullableTime,
+    OverrideKind,
+    Slug,
+    Time,
+    Timezone,
+    Weekday,
+    a_string,
+    check,
+    text,
+    unique_list,
+    whole,
+)
 
 __all__ = [
     "FIELDS",
@@ -30,15 +45,15 @@ __all__ = [
     "SECTIONS",
     "VERSION",
     "WEEKDAYS",
+    "SetupDocument",
     "canonical_entry",
-    "department_entry",
+    "canonical_setup",
     "dump_setup",
-    "expert_entry",
-    "export_setup",
-    "location_entry",
     "normalise_setup",
-    "reception_day_entry",
-    "topic_entry",
+    "parse_setup",
+    "schema_text",
+    "sections",
+    "setup_schema",
     "validate_setup",
     "with_defaults",
 ]
@@ -46,598 +61,347 @@ __all__ = [
 FORMAT = "okno-setup"
 VERSION = 1
 SECTIONS = ("departments", "locations", "topics", "experts", "reception_days")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-OVERRIDE_KINDS = ("absence", "hours")
-# Keys allowed at the top level besides the sections; "$schema" lets editors find the schema.
-TOP_LEVEL_KEYS = ("$schema", "format", "version", *SECTIONS)
-
-_WEEKDAY_INDEX = {name: index for index, name in enumerate(WEEKDAYS)}
-_SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_TIME_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
-_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-class _Invalid(Exception):
-    """A value's problem: the message that follows its path."""
-
-
-class _Bad:
-    """Marks a value that failed its check (its problem is already recorded)."""
-
-    def __repr__(self) -> str:
-        return "<invalid>"
-
-
-BAD = _Bad()
-
-Check = Callable[[Any, str, list[str]], Any]
-
-
-@dataclass(frozen=True)
-class Field:
-    """One key of an object: how to check it, whether it must be present, its default."""
-
-    check: Check
-    required: bool = False
-    default: Any = None
-
-
-# --------------------------------------------------------------------------- value checks
-
-
-def _scalar(convert: Callable[[Any], Any]) -> Check:
-    def check(value: Any, path: str, problems: list[str]) -> Any:
-        try:
-            return convert(value)
-        except _Invalid as exc:
-            problems.append(f"{path}: {exc}")
-            return BAD
-
-    return check
-
-
-def _text(max_length: int | None, *, blank: bool = True) -> Check:
-    def convert(value: Any) -> str:
-        if not isinstance(value, str):
-            raise _Invalid("must be a string")
-        if not blank and not value.strip():
-            raise _Invalid("must not be empty")
-        if max_length is not None and len(value) > max_length:
-            raise _Invalid(f"must be at most {max_length} characters")
-        return value
-
-    return _scalar(convert)
-
-
-def _to_slug(value: Any) -> str:
-    if not isinstance(value, str) or not _SLUG_RE.fullmatch(value):
-        raise _Invalid("must be a slug: lowercase Latin letters, digits, '-' and '_' (e.g. gas-connection)")
-    if len(value) > 80:
-        raise _Invalid("must be at most 80 characters")
-    return value
-
-
-def _whole(lowest: int, highest: int) -> Callable[[Any], int]:
-    def convert(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
-            kind = "a positive whole number" if lowest == 1 else f"a whole number, {lowest} or more"
-            raise _Invalid(f"must be {kind}")
-        if value > highest:
-            raise _Invalid(f"must be at most {highest}")
-        return value
-
-    return convert
-
-
-def _integer(lowest: int, highest: int) -> Check:
-    return _scalar(_whole(lowest, highest))
-
-
-def _to_bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid("must be true or false")
-    return value
-
-
-def _nullable(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: None if value is None else convert(value)
-
-
-def _to_timezone(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise _Invalid("must be an IANA time zone name such as Europe/Moscow")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _Invalid(f"unknown time zone {value!r}: use an IANA name such as Europe/Moscow") from None
-    return value
-
-
-@functools.lru_cache(maxsize=64)
-def _calendar_problem(code: str) -> str | None:
-    try:
-        WorkingCalendar(code or None)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-def _to_calendar(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 16:
-        raise _Invalid('must be a holiday calendar code such as "RU" or "RU-KO", or "" for none')
-    problem = _calendar_problem(value)
-    if problem:
-        raise _Invalid(f"unknown holiday calendar {value!r}: {problem}")
-    return value
-
-
-def _email(*, optional: bool, normalise: bool) -> Callable[[Any], str]:
-    def convert(value: Any) -> str:
-        if not isinstance(value, str):
-            raise _Invalid("must be an email address (a string)")
-        if optional and value == "":
-            return value
-        if len(value) > 254:
-            raise _Invalid("must be at most 254 characters")
-        try:
-            validate_email(value, check_deliverability=False)
-        except EmailNotValidError as exc:
-            raise _Invalid(f"not a valid email address: {exc}") from None
-        return normalise_email(value) if normalise else value
-
-    return convert
-
-
-_to_expert_email = _email(optional=False, normalise=True)
-
-
-def _to_time(value: Any) -> str:
-    if not isinstance(value, str) or not _TIME_RE.fullmatch(value):
-        raise _Invalid('must be a time "HH:MM" from 00:00 to 23:59')
-    return value
-
-
-def _to_date(value: Any) -> str:
-    if isinstance(value, str) and _DATE_RE.fullmatch(value):
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            return value
-    raise _Invalid('must be a date "YYYY-MM-DD"')
-
-
-def _to_weekday(value: Any) -> str:
-    if isinstance(value, str) and value in _WEEKDAY_INDEX:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
-        return WEEKDAYS[value]
-    raise _Invalid(f"must be a weekday: {', '.join(WEEKDAYS)} (or 0 = Monday .. 6 = Sunday)")
-
-
-def _choice(options: Iterable[str]) -> Callable[[Any], str]:
-    allowed = tuple(options)
-
-    def convert(value: Any) -> str:
-        if value not in allowed:
-            raise _Invalid(f"must be one of: {', '.join(allowed)}")
-        return str(value)
-
-    return convert
-
-
-def _list(item: Check, *, unique: bool = False, nonempty: bool = False) -> Check:
-    """A JSON array checked item by item; ``unique`` refuses a repeated (valid) item."""
-
-    def check(value: Any, path: str, problems: list[str]) -> Any:
-        if not isinstance(value, list):
-            problems.append(f"{path}: must be a list")
-            return BAD
-        if nonempty and not value:
-            problems.append(f"{path}: must not be empty")
-        result = [item(element, f"{path}[{index}]", problems) for index, element in enumerate(value)]
-        if unique:
-            seen: set[Any] = set()
-            for index, element in enumerate(result):
-                if element is not BAD and element in seen:
-                    problems.append(f"{path}[{index}]: {element!r} is listed twice")
-                seen.add(element)
-        return result
-
-    return check
-
-
-def _interval(value: Any, path: str, problems: list[str]) -> Any:
-    """``["09:00", "18:00"]``: a pair of times, the second after the first."""
-    if not isinstance(value, list) or len(value) != 2:
-        problems.append(f'{path}: must be a pair of times ["HH:MM", "HH:MM"]')
-        return BAD
-    starts, ends = (_scalar(_to_time)(part, f"{path}[{index}]", problems) for index, part in enumerate(value))
-    if starts is BAD or ends is BAD:
-        return BAD
-    if ends <= starts:
-        problems.append(f"{path}: must end after it starts ({starts} to {ends})")
-        return BAD
-    return [starts, ends]
-
-
-def _overlaps(items: Iterable[tuple[str, str, str]], problems: list[str]) -> None:
-    """Report each (path, starts, ends) interval that overlaps an earlier one; touching is fine."""
-    seen: list[tuple[str, str, str]] = []
-    for path, starts, ends in items:
-        for other_path, other_starts, other_ends in seen:
-            if starts < other_ends and other_starts < ends:
-                problems.append(f"{path}: overlaps {other_path} ({other_starts}-{other_ends})")
-                break
-        seen.append((path, starts, ends))
-
-
-def _intervals(value: Any, path: str, problems: list[str]) -> Any:
-    result = _list(_interval)(value, path, problems)
-    if result is not BAD:
-        _overlaps(((f"{path}[{i}]", *pair) for i, pair in enumerate(result) if pair is not BAD), problems)
-    return result
-
-
-def _business_hours(value: Any, path: str, problems: list[str]) -> Any:
-    """``{"mon": [["09:00", "13:00"], ["14:00", "18:00"]], ...}``: a missing weekday is closed."""
-    if not isinstance(value, dict):
-        problems.append(f'{path}: must be an object such as {{"mon": [["09:00", "18:00"]]}}')
-        return BAD
-    result: dict[str, Any] = {}
-    for key, intervals in value.items():
-        if key not in _WEEKDAY_INDEX:
-            problems.append(f"{path}.{key}: unknown weekday; use {', '.join(WEEKDAYS)}")
-            result[key] = BAD
-            continue
-        result[key] = _intervals(intervals, f"{path}.{key}", problems)
-    return result
-
-
-def _record(fields: Mapping[str, Field], *, complete: bool,
-            post: Callable[[dict[str, Any], str, list[str]], None] | None = None) -> Check:
-    """A JSON object with known keys; ``complete`` fills absent optional keys with defaults."""
-
-    def check(value: Any, path: str, problems: list[str]) -> Any:
-        if not isinstance(value, dict):
-            problems.append(f"{path}: must be an object")
-            return BAD
-        for key in value:
-            if key not in fields:
-                problems.append(f"{path}.{key}: unknown key{_suggestion(key, fields)}")
-        result: dict[str, Any] = {}
-        for name, spec in fields.items():
-            if name in value:
-                result[name] = spec.check(value[name], f"{path}.{name}", problems)
-            elif spec.required:
-                problems.append(f"{path}.{name}: is required")
-                result[name] = BAD
-            elif complete:
-                result[name] = copy.deepcopy(spec.default)
-        if post is not None:
-            post(result, path, problems)
-        return result
-
-    return check
-
-
-def _suggestion(key: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _good(*values: Any) -> bool:
-    return all(value is not BAD and value is not None for value in values)
-
-
-def _check_after(row: dict[str, Any], first: str, second: str, path: str, problems: list[str],
-                 *, inclusive: bool = False) -> None:
-    a, b = row.get(first), row.get(second)
-    if _good(a, b) and (b < a if inclusive else b <= a):
-        relation = "on or after" if inclusive else "after"
-        problems.append(f"{path}.{second}: must be {relation} {first} ({a})")
-
-
-# --------------------------------------------------------------------------- the fields
-
-
-def _weekly_post(row: dict[str, Any], path: str, problems: list[str]) -> None:
-    _check_after(row, "starts", "ends", path, problems)
-    _check_after(row, "valid_from", "valid_to", path, problems, inclusive=True)
-    if row.get("channel") == "video" and _good(row.get("location")):
-        problems.append(f"{path}.location: only in_person rows have a location")
-
-
-def _override_post(row: dict[str, Any], path: str, problems: list[str]) -> None:
-    if row.get("last_day") is None and row.get("first_day") is not BAD:
-        row["last_day"] = row.get("first_day")
-    _check_after(row, "first_day", "last_day", path, problems, inclusive=True)
-    intervals = row.get("intervals")
-    if row.get("kind") == "absence" and _good(intervals) and intervals:
-        problems.append(f"{path}.intervals: must be empty for an absence")
-    if row.get("kind") == "hours" and _good(intervals) and not intervals:
-        problems.append(f'{path}.intervals: must list at least one interval for kind "hours"')
-
-
-def _exception_post(row: dict[str, Any], path: str, problems: list[str]) -> None:
-    if row.get("cancelled") is True:
-        for key in ("starts", "ends"):
-            if _good(row.get(key)):
-                problems.append(f"{path}.{key}: must be null when the day is cancelled")
-    elif row.get("cancelled") is False:
-        for key in ("starts", "ends"):
-            if row.get(key) is None:
-                problems.append(f"{path}.{key}: is required when the day is not cancelled")
-        _check_after(row, "starts", "ends", path, problems)
-
-
-def _reception_post(row: dict[str, Any], path: str, problems: list[str]) -> None:
-    _check_after(row, "starts", "ends", path, problems)
-    _check_after(row, "valid_from", "valid_to", path, problems, inclusive=True)
-    exceptions = row.get("exceptions")
-    if _good(exceptions):
-        _unique(exceptions, "day", f"{path}.exceptions", "day", problems)
-
-
-def _expert_post(row: dict[str, Any], path: str, problems: list[str]) -> None:
-    """No two weekly rows of one channel may overlap on a weekday while both are valid."""
-    weekly = row.get("weekly")
-    if not _good(weekly):
-        return
-    seen: list[tuple[str, dict[str, Any]]] = []
-    for index, item in enumerate(weekly):
-        if not _good(item) or not all(_good(item.get(k)) for k in ("weekday", "channel", "starts", "ends")):
-            continue
-        for other_path, other in seen:
-            if (other["weekday"], other["channel"]) == (item["weekday"], item["channel"]) and _same_time(item, other):
-                problems.append(f"{path}.weekly[{index}]: overlaps {other_path} ({other['weekday']} "
-                                f"{other['channel']} {other['starts']}-{other['ends']})")
-                break
-        seen.append((f"{path}.weekly[{index}]", item))
-
-
-def _same_time(a: dict[str, Any], b: dict[str, Any]) -> bool:
+SCHEMA_ID = f"urn:okno:schema:setup:{VERSION}"
+
+
+class BusinessHours(Part):
+    """Opening intervals per weekday; a weekday that is not listed is closed."""
+
+    model_config = ConfigDict(title="Business hours")
+    complete: ClassVar[bool] = False
+    not_an_object: ClassVar[str] = 'must be an object such as {"mon": [["09:00", "18:00"]]}'
+
+    mon: list[Interval] = OMITTED
+    tue: list[Interval] = OMITTED
+    wed: list[Interval] = OMITTED
+    thu: list[Interval] = OMITTED
+    fri: list[Interval] = OMITTED
+    sat: list[Interval] = OMITTED
+    sun: list[Interval] = OMITTED
+
+    @classmethod
+    def unknown_key(cls, key: str) -> str:
+        return f"unknown weekday; use {', '.join(WEEKDAYS)}"
+
+    @classmethod
+    def rules(cls, values: dict[str, Any]) -> Iterator[Problem]:
+        for day in WEEKDAYS:
+            yield from overlaps((day,), values.get(day))
+
+
+class Department(Part):
+    """A department (a competent authority or service), matched by slug."""
+
+    complete: ClassVar[bool] = False
+    slug: Slug
+    title: text(200, blank=False)
+    timezone: Timezone
+    holiday_calendar: HolidayCalendar = "RU"
+    email: ContactEmail = ""
+    is_active: Boolean = True
+    business_hours: BusinessHours = BusinessHours()
+
+
+class Location(Part):
+    """An office where in-person reception happens, matched by slug."""
+
+    complete: ClassVar[bool] = False
+    slug: Slug
+    name: text(200, blank=False)
+    address: text(300, blank=False)
+    timezone: Timezone
+    desks: whole(1, 1000, "Visitors received at once.") = 1
+    department: Annotated[Slug | None, Field(description="Slug of the department that runs the office.")] = None
+
+
+class Topic(Part):
+    """A consultation topic with its booking rules, matched by slug."""
+
+    complete: ClassVar[bool] = False
+    slug: Slug
+    department: Slug
+    title: text(200, blank=False)
+    description: text(None) = ""
+    duration_minutes: whole(1, 1440) = 30
+    slot_interval_minutes: Annotated[NullableMinutes, Field(
+        description="Step between slot starts; null means the duration.")] = None
+    buffer_minutes: whole(0, 1440) = 0
+    min_notice_minutes: whole(0, 525600) = 5
+    horizon_days: whole(0, 3660) = 30
+    seats: whole(1, 1000) = 1
+    channels: unique_list(Channel, nonempty=True) = ["video"]
+    applicant_types: unique_list(ApplicantType, nonempty=True) = list(APPLICANT_TYPES)
+    followup_working_days: whole(1, 365) = 4
+    is_active: Boolean = True
+
+
+class WeeklyRow(Part):
+    """One interval of an expert's weekly pattern on one channel."""
+
+    channel: Channel
+    weekday: Weekday
+    starts: Time
+    ends: Time
+    valid_from: NullableDate = None
+    valid_to: NullableDate = None
+    location: Annotated[Slug | None, Field(description="In-person rows only: the office; null means any.")] = None
+
+    @classmethod
+    def rules(cls, values: dict[str, Any]) -> Iterator[Problem]:
+        yield from after(values, "starts", "ends")
+        yield from after(values, "valid_from", "valid_to", inclusive=True)
+        if values.get("channel") == "video" and good(values.get("location")):
+            yield ("location",), "only in_person rows have a location", None
+
+
+class Override(Part):
+    """An absence over a date range, or replacement hours (kind "hours") on some dates."""
+
+    first_day: Date
+    last_day: Annotated[NullableDate, Field(description="Inclusive; absent or null means first_day.")] = None
+    kind: OverrideKind
+    channel: Annotated[NullableChannel, Field(description="null means every channel.")] = None
+    intervals: list[Interval] = []
+    reason: text(200) = ""
+
+    @model_validator(mode="after")
+    def _one_day_by_default(self) -> Override:
+        if self.last_day is None:
+            self.last_day = self.first_day
+        return self
+
+    @classmethod
+    def rules(cls, values: dict[str, Any]) -> Iterator[Problem]:
+        if values.get("last_day") is None:
+            values["last_day"] = values.get("first_day")
+        yield from after(values, "first_day", "last_day", inclusive=True)
+        intervals = values.get("intervals")
+        yield from overlaps(("intervals",), intervals)
+        if values.get("kind") == "absence" and good(intervals) and intervals:
+            yield ("intervals",), "must be empty for an absence", None
+        if values.get("kind") == "hours" and good(intervals) and not intervals:
+            yield ("intervals",), 'must list at least one interval for kind "hours"', None
+
+
+class Expert(Part):
+    """A staff member who consults, matched by email; a missing staff account is made without a usable password."""
+
+    complete: ClassVar[bool] = False
+    email: ExpertEmail
+    full_name: text(200, blank=False)
+    department: Slug
+    position: text(200) = ""
+    is_active: Boolean = True
+    topics: unique_list(Slug) = []
+    weekly: list[WeeklyRow] = []
+    overrides: list[Override] = []
+
+    @classmethod
+    def rules(cls, values: dict[str, Any]) -> Iterator[Problem]:
+        """No two weekly rows of one weekday and channel may overlap while both are valid."""
+        weekly = values.get("weekly")
+        seen: list[tuple[int, WeeklyRow]] = []
+        for index, row in enumerate(weekly if good(weekly) else []):
+            if not good(row):
+                continue
+            for other_index, other in seen:
+                if (other.weekday, other.channel) == (row.weekday, row.channel) and _same_time(row, other):
+                    yield (("weekly", index), f"overlaps <sibling> ({other.weekday} {other.channel} "
+                           f"{other.starts}-{other.ends})", other_index)
+                    break
+            seen.append((index, row))
+
+
+def _same_time(a: WeeklyRow, b: WeeklyRow) -> bool:
     """Hours overlap and validity periods (open ends included) overlap too."""
-    if not (a["starts"] < b["ends"] and b["starts"] < a["ends"]):
+    if not (a.starts < b.ends and b.starts < a.ends):
         return False
-    a_from, a_to = _period(a)
-    b_from, b_to = _period(b)
-    return a_from <= b_to and b_from <= a_to
+    return (a.valid_from or "0000") <= (b.valid_to or "9999") and (b.valid_from or "0000") <= (a.valid_to or "9999")
 
 
-def _period(row: dict[str, Any]) -> tuple[str, str]:
-    valid_from, valid_to = row.get("valid_from"), row.get("valid_to")
-    return (valid_from if _good(valid_from) else "0000-00-00", valid_to if _good(valid_to) else "9999-99-99")
+class ReceptionException(Part):
+    """One date of a reception day: cancelled, or other hours (cancelled false with starts and ends)."""
+
+    day: Date
+    cancelled: Boolean = True
+    starts: NullableTime = None
+    ends: NullableTime = None
+    reason: text(200) = ""
+
+    @classmethod
+    def rules(cls, values: dict[str, Any]) -> Iterator[Problem]:
+        if values.get("cancelled") is True:
+            for key in ("starts", "ends"):
+                if good(values.get(key)):
+                    yield (key,), "must be null when the day is cancelled", None
+        elif values.get("cancelled") is False:
+            for key in ("starts", "ends"):
+                if values.get(key) is None:
+                    yield (key,), "is required when the day is not cancelled", None
+            yield from after(values, "starts", "ends")
 
 
-_slug = _scalar(_to_slug)
-_optional_slug = _scalar(_nullable(_to_slug))
-_boolean = _scalar(_to_bool)
-_timezone = _scalar(_to_timezone)
-_time = _scalar(_to_time)
-_optional_date = _scalar(_nullable(_to_date))
-_channel = _scalar(_choice(CHANNELS))
+class ReceptionDay(Part):
+    """A recurring in-person reception, identified by (location, title)."""
+
+    complete: ClassVar[bool] = False
+    location: Slug
+    title: text(200, description="Identifies the reception day within its location.")
+    weekdays: unique_list(Weekday, nonempty=True)
+    starts: Time
+    ends: Time
+    valid_from: NullableDate = None
+    valid_to: NullableDate = None
+    topics: unique_list(Slug) = []
+    experts: unique_list(ExpertEmail, description="Emails of the experts on duty.") = []
+    exceptions: list[ReceptionException] = []
+
+    @classmethod
+    def rules(cls, values: dict[str, Any]) -> Iterator[Problem]:
+        yield from after(values, "starts", "ends")
+        yield from after(values, "valid_from", "valid_to", inclusive=True)
+        yield from duplicates(("exceptions",), values.get("exceptions"), lambda row: row.day, "day")
 
 
-def _set_of(options: tuple[str, ...]) -> Check:
-    return _list(_scalar(_choice(options)), unique=True, nonempty=True)
-
-
-WEEKLY_FIELDS: dict[str, Field] = {
-    "channel": Field(_channel, required=True),
-    "weekday": Field(_scalar(_to_weekday), required=True),
-    "starts": Field(_time, required=True),
-    "ends": Field(_time, required=True),
-    "valid_from": Field(_optional_date),
-    "valid_to": Field(_optional_date),
-    "location": Field(_optional_slug),
-}
-
-OVERRIDE_FIELDS: dict[str, Field] = {
-    "first_day": Field(_scalar(_to_date), required=True),
-    "last_day": Field(_optional_date),  # absent or null: the first day
-    "kind": Field(_scalar(_choice(OVERRIDE_KINDS)), required=True),
-    "channel": Field(_scalar(_nullable(_choice(CHANNELS)))),  # null: every channel
-    "intervals": Field(_intervals, default=[]),
-    "reason": Field(_text(200), default=""),
-}
-
-EXCEPTION_FIELDS: dict[str, Field] = {
-    "day": Field(_scalar(_to_date), required=True),
-    "cancelled": Field(_boolean, default=True),
-    "starts": Field(_scalar(_nullable(_to_time))),
-    "ends": Field(_scalar(_nullable(_to_time))),
-    "reason": Field(_text(200), default=""),
-}
-
-FIELDS: dict[str, dict[str, Field]] = {
-    "departments": {
-        "slug": Field(_slug, required=True),
-        "title": Field(_text(200, blank=False), required=True),
-        "timezone": Field(_timezone, required=True),
-        "holiday_calendar": Field(_scalar(_to_calendar), default="RU"),
-        "email": Field(_scalar(_email(optional=True, normalise=False)), default=""),
-        "is_active": Field(_boolean, default=True),
-        "business_hours": Field(_business_hours, default={}),
-    },
-    "locations": {
-        "slug": Field(_slug, required=True),
-        "name": Field(_text(200, blank=False), required=True),
-        "address": Field(_text(300, blank=False), required=True),
-        "timezone": Field(_timezone, required=True),
-        "desks": Field(_integer(1, 1000), default=1),
-        "department": Field(_optional_slug),
-    },
-    "topics": {
-        "slug": Field(_slug, required=True),
-        "department": Field(_slug, required=True),
-        "title": Field(_text(200, blank=False), required=True),
-        "description": Field(_text(None), default=""),
-        "duration_minutes": Field(_integer(1, 1440), default=30),
-        "slot_interval_minutes": Field(_scalar(_nullable(_whole(1, 1440)))),
-        "buffer_minutes": Field(_integer(0, 1440), default=0),
-        "min_notice_minutes": Field(_integer(0, 525600), default=5),
-        "horizon_days": Field(_integer(0, 3660), default=30),
-        "seats": Field(_integer(1, 1000), default=1),
-        "channels": Field(_set_of(CHANNELS), default=["video"]),
-        "applicant_types": Field(_set_of(APPLICANT_TYPES), default=list(APPLICANT_TYPES)),
-        "followup_working_days": Field(_integer(1, 365), default=4),
-        "is_active": Field(_boolean, default=True),
-    },
-    "experts": {
-        "email": Field(_scalar(_to_expert_email), required=True),
-        "full_name": Field(_text(200, blank=False), required=True),
-        "department": Field(_slug, required=True),
-        "position": Field(_text(200), default=""),
-        "is_active": Field(_boolean, default=True),
-        "topics": Field(_list(_slug, unique=True), default=[]),
-        "weekly": Field(_list(_record(WEEKLY_FIELDS, complete=True, post=_weekly_post)), default=[]),
-        "overrides": Field(_list(_record(OVERRIDE_FIELDS, complete=True, post=_override_post)), default=[]),
-    },
-    "reception_days": {
-        "location": Field(_slug, required=True),
-        "title": Field(_text(200), required=True),
-        "weekdays": Field(_list(_scalar(_to_weekday), unique=True, nonempty=True), required=True),
-        "starts": Field(_time, required=True),
-        "ends": Field(_time, required=True),
-        "valid_from": Field(_optional_date),
-        "valid_to": Field(_optional_date),
-        "topics": Field(_list(_slug, unique=True), default=[]),
-        "experts": Field(_list(_scalar(_to_expert_email), unique=True), default=[]),
-        "exceptions": Field(_list(_record(EXCEPTION_FIELDS, complete=True, post=_exception_post)), default=[]),
-    },
-}
-
-
-_POSTS: dict[str, Callable[[dict[str, Any], str, list[str]], None]] = {
-    "experts": _expert_post,
-    "reception_days": _reception_post,
-}
-# Top-level entities are patches: an absent optional key leaves the stored value alone.
-_ENTITIES: dict[str, Check] = {
-    section: _record(fields, complete=False, post=_POSTS.get(section)) for section, fields in FIELDS.items()
-}
 # The key that identifies each entity of a section, for uniqueness and references.
 IDENTITY = {"departments": "slug", "locations": "slug", "topics": "slug", "experts": "email"}
+
+
+class SetupDocument(Part):
+    """The whole configuration of an okno installation, never passwords: written by `flask setup export`,
+    read by `flask setup import FILE`. Every reference resolves inside the document; see docs/setup-format.md."""
+
+    model_config = ConfigDict(title="okno set-up document", json_schema_extra={"$id": SCHEMA_ID})
+    complete: ClassVar[bool] = False
+
+    schema_: Any = Field(None, alias="$schema", description="Where an editor finds this schema; ignored.",
+                         json_schema_extra=a_string)
+    format: Annotated[Literal[FORMAT], check(lambda v: v == FORMAT, f'must be "{FORMAT}"')]
+    version: Annotated[Literal[VERSION], check(lambda v: type(v) is int and v == VERSION,
+                                                f"must be {VERSION} (the only version this okno reads)")]
+    departments: list[Department] = OMITTED
+    locations: list[Location] = OMITTED
+    topics: list[Topic] = OMITTED
+    experts: list[Expert] = OMITTED
+    reception_days: list[ReceptionDay] = OMITTED
+
+    @classmethod
+    def rules(cls, values: dict[str, Any]) -> Iterator[Problem]:
+        """Unique identities, and references that resolve inside the same document."""
+        for section, key in IDENTITY.items():
+            yield from duplicates((section,), values.get(section), lambda item, key=key: getattr(item, key), key)
+        yield from duplicates(("reception_days",), values.get("reception_days"),
+                               lambda item: (item.location, item.title), "(location, title)")
+        known = {section: _known(values.get(section), key) for section, key in IDENTITY.items()}
+
+        def ref(value: Any, section: str, loc: Loc, label: str) -> Iterator[Problem]:
+            names = known[section]
+            if good(value) and names is not None and value not in names:
+                yield loc, f"unknown {label} {value!r} (not in {section})", None
+
+        for section in ("locations", "topics", "experts"):
+            for i, item in _entries(values, section):
+                yield from ref(item.department, "departments", (section, i, "department"), "department")
+        for i, item in _entries(values, "experts"):
+            for j, slug in enumerate(item.topics):
+                yield from ref(slug, "topics", ("experts", i, "topics", j), "topic")
+            for j, row in enumerate(item.weekly):
+                yield from ref(row.location, "locations", ("experts", i, "weekly", j, "location"), "location")
+        for i, item in _entries(values, "reception_days"):
+            yield from ref(item.location, "locations", ("reception_days", i, "location"), "location")
+            for j, slug in enumerate(item.topics):
+                yield from ref(slug, "topics", ("reception_days", i, "topics", j), "topic")
+            for j, email in enumerate(item.experts):
+                yield from ref(email, "experts", ("reception_days", i, "experts", j), "expert")
+
+
+def _entries(values: dict[str, Any], section: str) -> list[tuple[int, Any]]:
+    items = values.get(section)
+    return [(i, item) for i, item in enumerate(items) if good(item)] if good(items) else []
+
+
+def _known(items: Any, key: str) -> set[str] | None:
+    """Identities defined in a section; None when one of them is broken (fix that first: no noise)."""
+    if items is BAD or (items is not None and not all(good(item) for item in items)):
+        return None
+    return {getattr(item, key) for item in items or []}
+
+
+ENTITIES: dict[str, type[Part]] = {
+    "departments": Department, "locations": Location, "topics": Topic, "experts": Expert,
+    "reception_days": ReceptionDay,
+}
+# The keys of each section's entities, in the order exports write them.
+FIELDS: dict[str, tuple[str, ...]] = {section: tuple(model.model_fields) for section, model in ENTITIES.items()}
 
 
 # --------------------------------------------------------------------------- the document
 
 
+def parse_setup(doc: Any) -> tuple[SetupDocument | None, list[str]]:
+    """The document as models in the file's order, or None and every problem as "path: message"."""
+    if not isinstance(doc, dict):
+        return None, ["document: must be a JSON object"]
+    try:
+        return SetupDocument.model_validate(doc), []
+    except ValidationError as exc:
+        return None, problem_texts(exc)
+
+
 def validate_setup(doc: Any) -> list[str]:
-    """Every problem of ``doc`` as "path: message", in document order; empty when it is valid."""
-    return _parse(doc)[1]
+    """Every problem of ``doc`` as "path: message"; empty when it is valid."""
+    return parse_setup(doc)[1]
+
+
+def sections(document: SetupDocument) -> dict[str, list[dict[str, Any]]]:
+    """Each section present as plain entries in the file's order: only the keys an entity gives, rows complete."""
+    dumped = document.model_dump(exclude_unset=True, include=set(SECTIONS))
+    return {section: dumped[section] for section in SECTIONS if dumped.get(section) is not None}
 
 
 def normalise_setup(doc: Any) -> dict[str, Any]:
     """The canonical form of a valid document: weekday names, lower-case emails, stable order."""
-    parsed, problems = _parse(doc)
-    if problems:
+    document, problems = parse_setup(doc)
+    if document is None:
         raise ValueError("invalid setup document: " + "; ".join(problems))
-    return canonical_setup(parsed)
-
-
-def _parse(doc: Any) -> tuple[dict[str, Any], list[str]]:
-    problems: list[str] = []
-    if not isinstance(doc, dict):
-        return {}, ["document: must be a JSON object"]
-    for key in doc:
-        if key not in TOP_LEVEL_KEYS:
-            problems.append(f"{key}: unknown key{_suggestion(key, TOP_LEVEL_KEYS)}")
-    if "format" not in doc:
-        problems.append("format: is required")
-    elif doc["format"] != FORMAT:
-        problems.append(f'format: must be "{FORMAT}"')
-    if "version" not in doc:
-        problems.append("version: is required")
-    elif type(doc["version"]) is not int or doc["version"] != VERSION:
-        problems.append(f"version: must be {VERSION} (the only version this okno reads)")
-    parsed: dict[str, Any] = {}
-    for section in SECTIONS:
-        if section in doc:
-            parsed[section] = _list(_ENTITIES[section])(doc[section], section, problems)
-    _cross_check(parsed, problems)
-    return parsed, problems
-
-
-def _entries(parsed: dict[str, Any], section: str) -> list[tuple[int, dict[str, Any]]]:
-    items = parsed.get(section)
-    if not _good(items):
-        return []
-    return [(index, item) for index, item in enumerate(items) if _good(item)]
-
-
-def _known(parsed: dict[str, Any], section: str) -> set[str] | None:
-    """Identities defined in ``section``; None when one of them is broken (fix that first: no noise)."""
-    items = parsed.get(section, [])
-    key = IDENTITY[section]
-    if not _good(items) or not all(_good(item) and _good(item.get(key)) for item in items):
-        return None
-    return {item[key] for item in items}
-
-
-def _unique(items: list[Any], key: str | Callable[[dict[str, Any]], Any], path: str, label: str,
-            problems: list[str]) -> None:
-    first: dict[Any, int] = {}
-    for index, item in enumerate(items):
-        if not _good(item):
-            continue
-        value = key(item) if callable(key) else item.get(key)
-        if not _good(value) or (isinstance(value, tuple) and not all(_good(v) for v in value)):
-            continue
-        if value in first:
-            shown = value[0] if isinstance(value, tuple) and len(value) == 1 else value
-            problems.append(f"{path}[{index}]: duplicate {label} {shown!r} (also {path}[{first[value]}])")
-        else:
-            first[value] = index
-
-
-def _cross_check(parsed: dict[str, Any], problems: list[str]) -> None:
-    """Unique identities and references that resolve inside the same document."""
-    for section, key in IDENTITY.items():
-        if _good(parsed.get(section)):
-            _unique(parsed[section], key, section, key, problems)
-    if _good(parsed.get("reception_days")):
-        _unique(parsed["reception_days"], lambda r: (r.get("location"), r.get("title")), "reception_days",
-                "(location, title)", problems)
-
-    known = {section: _known(parsed, section) for section in IDENTITY}
-
-    def ref(value: Any, section: str, path: str, label: str) -> None:
-        names = known[section]
-        if _good(value) and names is not None and value not in names:
-            problems.append(f"{path}: unknown {label} {value!r} (not in {section})")
-
-    for i, item in _entries(parsed, "locations"):
-        ref(item.get("department"), "departments", f"locations[{i}].department", "department")
-    for i, item in _entries(parsed, "topics"):
-        ref(item.get("department"), "departments", f"topics[{i}].department", "department")
-    for i, item in _entries(parsed, "experts"):
-        ref(item.get("department"), "departments", f"experts[{i}].department", "department")
-        for j, slug in enumerate(_items(item.get("topics"))):
-            ref(slug, "topics", f"experts[{i}].topics[{j}]", "topic")
-        for j, row in enumerate(_items(item.get("weekly"))):
-            if _good(row):
-                ref(row.get("location"), "locations", f"experts[{i}].weekly[{j}].location", "location")
-    for i, item in _entries(parsed, "reception_days"):
-        ref(item.get("location"), "locations", f"reception_days[{i}].location", "location")
-        for j, slug in enumerate(_items(item.get("topics"))):
-            ref(slug, "topics", f"reception_days[{i}].topics[{j}]", "topic")
-        for j, email in enumerate(_items(item.get("experts"))):
-            ref(email, "experts", f"reception_days[{i}].experts[{j}]", "expert")
-
-
-def _items(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+    return canonical_setup(sections(document))
 
 
 def with_defaults(section: str, entry: Mapping[str, Any]) -> dict[str, Any]:
     """A (canonical) entity with every absent optional key set to its default, in field order."""
-    result: dict[str, Any] = {}
-    for name, spec in FIELDS[section].items():
-        result[name] = copy.deepcopy(entry[name]) if name in entry else copy.deepcopy(spec.default)
-    return result
+    model = ENTITIES[section]
+    return {name: entry[name] if name in entry else _default(model, name) for name in model.model_fields}
+
+
+def _default(model: type[BaseModel], name: str) -> Any:
+    value = model.model_fields[name].get_default(call_default_factory=True)
+    return value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else copy.deepcopy(value)
+
+
+def setup_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the document, generated from the models."""
+    schema = SetupDocument.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    _drop_generated_titles(schema)
+    return schema
+
+
+def schema_text() -> str:
+    """The schema as the committed docs/setup.schema.json spells it."""
+    return json.dumps(setup_schema(), ensure_ascii=False, indent=2) + "\n"
+
+
+def _drop_generated_titles(node: Any) -> None:
+    """Property titles pydantic derives from field names ("Min Notice Minutes") say nothing a key does not."""
+    if isinstance(node, dict):
+        for value in (node.get("properties") or {}).values():
+            if isinstance(value, dict):
+                value.pop("title", None)
+        for value in node.values():
+            _drop_generated_titles(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_generated_titles(value)
 
 
 def dump_setup(doc: Mapping[str, Any]) -> str:
@@ -685,8 +449,8 @@ _IDENTITY_SORT: dict[str, Callable[[dict[str, Any]], Any]] = {
 
 
 def canonical_entry(section: str, entry: Mapping[str, Any]) -> dict[str, Any]:
-    """One entity in canonical form (only the keys it has, in field order)."""
-    result = {name: copy.deepcopy(entry[name]) for name in FIELDS[section] if name in entry}
+    """One entity in canonical form (only the keys it has, in field order, every list sorted)."""
+    result = json.loads(json.dumps({name: entry[name] for name in FIELDS[section] if name in entry}))
     if "business_hours" in result:
         hours = result["business_hours"]
         result["business_hours"] = {day: sorted(hours[day]) for day in WEEKDAYS if hours.get(day)}
@@ -704,7 +468,7 @@ def canonical_entry(section: str, entry: Mapping[str, Any]) -> dict[str, Any]:
         result["overrides"] = sorted(result["overrides"], key=_override_order)
     if section == "reception_days":
         if "weekdays" in result:
-            result["weekdays"] = sorted(result["weekdays"], key=_WEEKDAY_INDEX.__getitem__)
+            result["weekdays"] = sorted(result["weekdays"], key=WEEKDAY_INDEX.__getitem__)
         if "experts" in result:
             result["experts"] = sorted(result["experts"])
         if "exceptions" in result:
@@ -713,126 +477,9 @@ def canonical_entry(section: str, entry: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _weekly_order(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (_WEEKDAY_INDEX[row["weekday"]], CHANNELS.index(row["channel"]), row["starts"], row["ends"],
+    return (WEEKDAY_INDEX[row["weekday"]], CHANNELS.index(row["channel"]), row["starts"], row["ends"],
             row["valid_from"] or "", row["valid_to"] or "", row["location"] or "")
 
 
 def _override_order(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["first_day"], row["last_day"], row["kind"], row["channel"] or "", row["intervals"], row["reason"])
-
-
-# --------------------------------------------------------------------------- export
-
-
-def _hhmm(value: time | None) -> str | None:
-    return None if value is None else value.strftime("%H:%M")
-
-
-def _iso(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _stored_hhmm(value: str) -> str:
-    """Override intervals are stored as text; give them back as "HH:MM" whatever their spelling."""
-    try:
-        return time.fromisoformat(value).strftime("%H:%M")
-    except (TypeError, ValueError):
-        return value
-
-
-def department_entry(department: Department) -> dict[str, Any]:
-    hours: dict[str, list[list[str]]] = defaultdict(list)
-    for row in department.hours:
-        hours[WEEKDAYS[row.weekday]].append([_hhmm(row.opens), _hhmm(row.closes)])
-    return canonical_entry("departments", {
-        "slug": department.slug, "title": department.title, "timezone": department.timezone,
-        "holiday_calendar": department.holiday_calendar, "email": department.email,
-        "is_active": department.is_active, "business_hours": dict(hours),
-    })
-
-
-def location_entry(location: Location) -> dict[str, Any]:
-    return canonical_entry("locations", {
-        "slug": location.slug, "name": location.name, "address": location.address, "timezone": location.timezone,
-        "desks": location.desks, "department": location.department.slug if location.department else None,
-    })
-
-
-def topic_entry(topic: Topic) -> dict[str, Any]:
-    return canonical_entry("topics", {
-        "slug": topic.slug, "department": topic.department.slug, "title": topic.title,
-        "description": topic.description, "duration_minutes": topic.duration_minutes,
-        "slot_interval_minutes": topic.slot_interval_minutes, "buffer_minutes": topic.buffer_minutes,
-        "min_notice_minutes": topic.min_notice_minutes, "horizon_days": topic.horizon_days, "seats": topic.seats,
-        "channels": topic.channels, "applicant_types": topic.applicant_types,
-        "followup_working_days": topic.followup_working_days, "is_active": topic.is_active,
-    })
-
-
-def _weekly_row(row: WeeklyAvailability) -> dict[str, Any]:
-    return {
-        "channel": row.channel.value, "weekday": WEEKDAYS[row.weekday], "starts": _hhmm(row.starts),
-        "ends": _hhmm(row.ends), "valid_from": _iso(row.valid_from), "valid_to": _iso(row.valid_to),
-        "location": row.location.slug if row.location else None,
-    }
-
-
-def _override_row(row: DateOverride) -> dict[str, Any]:
-    return {
-        "first_day": _iso(row.first_day), "last_day": _iso(row.last_day), "kind": row.kind.value,
-        "channel": row.channel.value if row.channel else None,
-        "intervals": [[_stored_hhmm(a), _stored_hhmm(b)] for a, b in row.intervals or []], "reason": row.reason,
-    }
-
-
-def expert_entry(expert: Expert, weekly: Iterable[WeeklyAvailability],
-                 overrides: Iterable[DateOverride]) -> dict[str, Any]:
-    """An expert as the document has it: no password, no account state, just who and when."""
-    return canonical_entry("experts", {
-        "email": normalise_email(expert.user.email), "full_name": expert.user.full_name,
-        "department": expert.department.slug, "position": expert.position, "is_active": expert.is_active,
-        "topics": [topic.slug for topic in expert.topics], "weekly": [_weekly_row(row) for row in weekly],
-        "overrides": [_override_row(row) for row in overrides],
-    })
-
-
-def reception_day_entry(day: ReceptionDay) -> dict[str, Any]:
-    exceptions = []
-    for row in day.exceptions:
-        # A day that is not cancelled but lacks hours is treated as cancelled by the slot search.
-        cancelled = row.is_cancelled or row.starts is None or row.ends is None
-        exceptions.append({
-            "day": _iso(row.day), "cancelled": cancelled, "starts": None if cancelled else _hhmm(row.starts),
-            "ends": None if cancelled else _hhmm(row.ends), "reason": row.reason,
-        })
-    return canonical_entry("reception_days", {
-        "location": day.location.slug, "title": day.title, "weekdays": [WEEKDAYS[d] for d in day.weekdays or []],
-        "starts": _hhmm(day.starts), "ends": _hhmm(day.ends), "valid_from": _iso(day.valid_from),
-        "valid_to": _iso(day.valid_to), "topics": [topic.slug for topic in day.topics],
-        "experts": [normalise_email(expert.user.email) for expert in day.experts], "exceptions": exceptions,
-    })
-
-
-def export_setup(session: Session) -> dict[str, Any]:
-    """The whole configuration as one canonical document (the same data gives the same text)."""
-    departments = session.scalars(select(Department).options(selectinload(Department.hours))).all()
-    locations = session.scalars(select(Location)).all()
-    topics = session.scalars(select(Topic)).all()
-    experts = session.scalars(select(Expert).options(selectinload(Expert.topics))).unique().all()
-    weekly: dict[int, list[WeeklyAvailability]] = defaultdict(list)
-    for row in session.scalars(select(WeeklyAvailability)):
-        weekly[row.expert_id].append(row)
-    overrides: dict[int, list[DateOverride]] = defaultdict(list)
-    for override in session.scalars(select(DateOverride)):
-        overrides[override.expert_id].append(override)
-    reception = session.scalars(
-        select(ReceptionDay).options(selectinload(ReceptionDay.topics), selectinload(ReceptionDay.experts),
-                                     selectinload(ReceptionDay.exceptions))
-    ).all()
-    return canonical_setup({
-        "departments": [department_entry(d) for d in departments],
-        "locations": [location_entry(loc) for loc in locations],
-        "topics": [topic_entry(t) for t in topics],
-        "experts": [expert_entry(e, weekly[e.id], overrides[e.id]) for e in experts],
-        "reception_days": [reception_day_entry(r) for r in reception],
-    })

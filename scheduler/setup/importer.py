@@ -1,7 +1,9 @@
-"""Creating or updating the configuration from a setup document: validated first, all or nothing."""
+"""Creating or updating the configuration from a setup document: validated by the document's models and by
+the same schedule rules the staff pages apply, all or nothing."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -25,18 +27,15 @@ from scheduler.schedules.models import (
     ReceptionException,
     WeeklyAvailability,
 )
-from scheduler.setup.document import (
-    SECTIONS,
-    WEEKDAYS,
-    department_entry,
-    expert_entry,
-    location_entry,
-    normalise_setup,
-    reception_day_entry,
-    topic_entry,
-    validate_setup,
-    with_defaults,
+from scheduler.schedules.services import (
+    WeeklyRow,
+    override_errors,
+    reception_day_errors,
+    reception_exception_errors,
+    weekly_errors,
 )
+from scheduler.setup.document import SECTIONS, WEEKDAYS, canonical_entry, parse_setup, sections, with_defaults
+from scheduler.setup.exporter import department_entry, expert_entry, location_entry, reception_day_entry, topic_entry
 
 __all__ = ["ImportReport", "SetupError", "import_setup"]
 
@@ -84,16 +83,20 @@ class ImportReport:
 def import_setup(session: Session, doc: Any, actor: Actor) -> ImportReport:
     """Create or update everything ``doc`` describes, or raise ``SetupError`` and write nothing.
 
-    Runs inside a savepoint, so a failure half-way leaves the caller's transaction as it was;
-    the caller commits. Entities that the document does not mention are left alone.
+    The file is checked by the document's models first; while writing, what it would store is
+    checked by the validators the schedule pages use. Runs inside a savepoint, so a refusal or a
+    failure half-way leaves the caller's transaction as it was; the caller commits. Entities that
+    the document does not mention are left alone.
     """
-    problems = validate_setup(doc)
-    if problems:
+    document, problems = parse_setup(doc)
+    if document is None:
         raise SetupError(problems)
-    setup = normalise_setup(doc)
     report = ImportReport()
     with session.begin_nested():
-        _Importer(session, actor, report).run(setup)
+        importer = _Importer(session, actor, report)
+        importer.run(sections(document))
+        if importer.problems:  # leaving the savepoint by this error undoes everything written
+            raise SetupError(importer.problems)
     return report
 
 
@@ -124,6 +127,8 @@ class _Importer:
         self.experts: dict[str, Expert] = {}
         self.weekly: dict[int, list[WeeklyAvailability]] = defaultdict(list)
         self.overrides: dict[int, list[DateOverride]] = defaultdict(list)
+        # What the staff pages would refuse, found while writing (the savepoint is then rolled back).
+        self.problems: list[str] = []
 
     def run(self, setup: dict[str, Any]) -> None:
         self.import_departments(setup.get("departments", []))
@@ -133,11 +138,16 @@ class _Importer:
         if "reception_days" in setup:
             self.import_reception_days(setup["reception_days"], [e["slug"] for e in setup.get("locations", [])])
 
+    def refuse(self, path: str, errors: Mapping[str, str], rename: Callable[[str], str] = lambda key: key) -> None:
+        """Record a schedule rule's messages (keyed by form field) under the document paths they concern."""
+        self.problems.extend(f"{path}.{rename(key)}: {message}" for key, message in errors.items())
+
     # -- the generic step ------------------------------------------------------------------
 
     def upsert(self, kind: str, entity_type: str, obj: Any, stored: dict[str, Any] | None, entry: dict[str, Any],
                apply: Callable[[Any, dict[str, Any]], None]) -> None:
         """Create ``obj`` (when nothing is stored) or change only the keys whose value differs."""
+        entry = canonical_entry(kind, entry)
         if stored is None:
             values = with_defaults(kind, entry)
             changes = {key: [None, value] for key, value in values.items()}
@@ -230,7 +240,7 @@ class _Importer:
             self.weekly[row.expert_id].append(row)
         for override in self.session.scalars(select(DateOverride).where(DateOverride.expert_id.in_(ids))):
             self.overrides[override.expert_id].append(override)
-        for entry in entries:
+        for index, entry in enumerate(entries):
             user = users.get(entry["email"])
             expert = by_user.get(user.id) if user else None
             if expert is None:
@@ -240,6 +250,30 @@ class _Importer:
                 stored = expert_entry(expert, self.weekly[expert.id], self.overrides[expert.id])
             self.upsert("experts", "expert", expert, stored, entry, self.apply_expert)
             self.experts[entry["email"]] = expert
+            self.check_schedule(f"experts[{index}]", expert, entry)
+
+    def check_schedule(self, path: str, expert: Expert, entry: dict[str, Any]) -> None:
+        """The weekly rows and overrides the file gives, as the schedule pages check them."""
+        for channel in Channel if "weekly" in entry else ():
+            rows = [(i, row) for i, row in enumerate(entry["weekly"]) if row["channel"] == channel]
+            errors = weekly_errors(self.session, expert, channel, [self.weekly_input(row) for _i, row in rows])
+            for key, message in errors.items():
+                _rows, position, name = key.split("-", 2)
+                field = {"location_id": "location"}.get(name, name)
+                self.problems.append(f"{path}.weekly[{rows[int(position)][0]}].{field}: {message}")
+        for i, row in enumerate(entry.get("overrides", [])):
+            errors = override_errors(
+                kind=OverrideKind(row["kind"]), first_day=_date(row["first_day"]), last_day=_date(row["last_day"]),
+                reason=row["reason"].strip(), intervals=[(_time(a), _time(b)) for a, b in row["intervals"]])
+            # "intervals-0-starts" is the first interval's start; the file has the pair intervals[0]
+            self.refuse(f"{path}.overrides[{i}]", errors, lambda key: re.sub(r"-(\d+)-\w+$", r"[\1]", key))
+
+    def weekly_input(self, row: dict[str, Any]) -> WeeklyRow:
+        return WeeklyRow(
+            weekday=WEEKDAYS.index(row["weekday"]), starts=_time(row["starts"]), ends=_time(row["ends"]),
+            valid_from=_date(row["valid_from"]), valid_to=_date(row["valid_to"]),
+            location_id=self.locations[row["location"]].id if row["location"] else None,
+        )
 
     def new_account(self, entry: dict[str, Any]) -> User:
         """A staff account with a random password nobody knows: the document never carries passwords."""
@@ -308,10 +342,12 @@ class _Importer:
                 surplus.append(day)
             else:
                 existing[key] = day
-        for entry in entries:
+        for index, entry in enumerate(entries):
             day = existing.pop((entry["location"], entry["title"]), None)
             stored = reception_day_entry(day) if day else None
-            self.upsert("reception_days", "reception_day", day or ReceptionDay(), stored, entry, self.apply_reception)
+            day = day or ReceptionDay()
+            self.upsert("reception_days", "reception_day", day, stored, entry, self.apply_reception)
+            self.check_reception(f"reception_days[{index}]", day, entry)
         for day in [*existing.values(), *surplus]:
             record(self.session, self.actor, "reception_day.deleted", "reception_day", day.id,
                    {"location": [day.location.slug, None], "title": [day.title, None]})
@@ -341,3 +377,16 @@ class _Importer:
                                    ends=_time(row["ends"]), reason=row["reason"])
                 for row in values["exceptions"]
             ]
+
+    def check_reception(self, path: str, day: ReceptionDay, entry: dict[str, Any]) -> None:
+        """The reception day as stored after the import, and the exceptions the file gives, as the pages check them."""
+        errors = reception_day_errors(
+            location=day.location, title=day.title.strip(), weekdays=day.weekdays, starts=day.starts, ends=day.ends,
+            valid_from=day.valid_from, valid_to=day.valid_to, topics=day.topics, experts=day.experts)
+        self.refuse(path, errors, lambda key: {"location_id": "location"}.get(key, key))
+        for i, row in enumerate(entry.get("exceptions", [])):
+            # Two exceptions on one date are the document's own problem, reported before any of this.
+            errors = reception_exception_errors(
+                day.valid_from, day.valid_to, (), day=_date(row["day"]), is_cancelled=row["cancelled"],
+                starts=_time(row["starts"]), ends=_time(row["ends"]), reason=row["reason"].strip())
+            self.refuse(f"{path}.exceptions[{i}]", errors)

@@ -12,12 +12,16 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask_babel import force_locale
+from jsonschema import Draft202012Validator
 from sqlalchemy import delete, func, select
 
 from scheduler.audit import Actor, AuditEntry
 from scheduler.auth.models import Role, User
 from scheduler.departments.models import BusinessHours, Department, Location, Topic
+from scheduler.errors import DomainError
 from scheduler.experts.models import Expert, expert_topics
+from scheduler.schedules import services as schedules
 from scheduler.schedules.models import (
     Channel,
     DateOverride,
@@ -29,7 +33,8 @@ from scheduler.schedules.models import (
     reception_topics,
 )
 from scheduler.setup import importer
-from scheduler.setup.document import FIELDS, dump_setup, export_setup, normalise_setup, validate_setup
+from scheduler.setup.document import FIELDS, dump_setup, normalise_setup, schema_text, validate_setup
+from scheduler.setup.exporter import export_setup
 from scheduler.setup.importer import SetupError, import_setup
 from tests.factories import add_override, add_reception_day, add_weekly, make_department, make_location, make_topic
 from tests.helpers import TEST_PASSWORD, make_user
@@ -383,6 +388,25 @@ def _remove(path: str) -> Callable[[dict[str, Any]], None]:
     return mutate
 
 
+def refused_without_a_trace(session: Any, mutations: list[Callable[[dict[str, Any]], None]]
+                            ) -> tuple[dict[str, Any], SetupError]:
+    """Import the known setup's export changed by ``mutations`` (and one valid change) over the known setup:
+    the import must be refused and write nothing. Returns the document and the refusal (messages in English)."""
+    build_known_setup(session)
+    before = export_setup(session)
+    counts = configuration_counts(session)
+    doc = copy.deepcopy(EXPECTED)
+    doc["departments"][0]["title"] = "Изменено"  # a valid change that must not be written either
+    for mutate in mutations:
+        mutate(doc)
+    with force_locale("en"), pytest.raises(SetupError) as caught:
+        import_setup(session, doc, ACTOR)
+    assert caught.value.code == "invalid_setup"
+    assert export_setup(session) == before
+    assert configuration_counts(session) == counts
+    return doc, caught.value
+
+
 WEEKLY_VIDEO_MON = {"channel": "video", "weekday": 0, "starts": "11:00", "ends": "13:00"}
 
 INVALID_CASES: list[tuple[str, list[Callable[[dict[str, Any]], None]], list[str]]] = [
@@ -505,22 +529,9 @@ INVALID_CASES: list[tuple[str, list[Callable[[dict[str, Any]], None]], list[str]
 def test_an_invalid_document_is_refused_entirely_with_every_problem(
     session: Any, mutations: list[Callable[[dict[str, Any]], None]], problems: list[str]
 ) -> None:
-    build_known_setup(session)
-    before = export_setup(session)
-    counts = configuration_counts(session)
-    doc = copy.deepcopy(EXPECTED)
-    doc["departments"][0]["title"] = "Изменено"  # a valid change that must not be written either
-    for mutate in mutations:
-        mutate(doc)
-
+    doc, refusal = refused_without_a_trace(session, mutations)
     assert sorted(validate_setup(doc)) == sorted(problems)
-    with pytest.raises(SetupError) as caught:
-        import_setup(session, doc, ACTOR)
-
-    assert sorted(caught.value.problems) == sorted(problems)
-    assert caught.value.code == "invalid_setup"
-    assert export_setup(session) == before
-    assert configuration_counts(session) == counts
+    assert sorted(refusal.problems) == sorted(problems)
 
 
 @pytest.mark.parametrize("doc", [[], "okno", None, 1])
@@ -549,160 +560,166 @@ def test_weekday_numbers_are_read_and_rows_in_disjoint_periods_do_not_overlap() 
                                                  "location": None}
 
 
+# --------------------------------------------------------------------------- the staff pages' rules
+
+DEPOT = {"slug": "depot", "name": "Склад", "address": "ул. Заводская, 3", "timezone": "Asia/Yekaterinburg",
+         "desks": 1, "department": "build"}
+KIOSK_RECEPTION = {"location": "kiosk", "title": "Киоск", "weekdays": ["fri"], "starts": "10:00", "ends": "12:00",
+                   "topics": ["permits"], "experts": ["ivanova@example.org"]}
+
+# Each case is refused by the same function the schedule pages call, hence with the page's message.
+PAGE_RULE_CASES: list[tuple[str, list[Callable[[dict[str, Any]], None]], list[str]]] = [
+    ("a reception day without topics", [_set("reception_days.0.topics", [])],
+     ["reception_days[0].topics: Choose at least one topic."]),
+    ("a reception day without experts", [_set("reception_days.0.experts", [])],
+     ["reception_days[0].experts: Choose at least one expert on duty."]),
+    ("a new reception day with neither", [_set("reception_days.1", {k: v for k, v in KIOSK_RECEPTION.items()
+                                                                     if k not in ("topics", "experts")})],
+     ["reception_days[1].topics: Choose at least one topic.",
+      "reception_days[1].experts: Choose at least one expert on duty."]),
+    ("an override longer than 366 days", [_set("experts.1.overrides.0.first_day", "2026-01-01"),
+                                          _set("experts.1.overrides.0.last_day", "2027-01-02")],
+     ["experts[1].overrides[0].last_day: An override may cover at most 366 days."]),
+    ("an in-person row in another department's office", [_set("locations.2", DEPOT),
+                                                          _set("experts.1.weekly.2.location", "depot")],
+     ["experts[1].weekly[2].location: Choose an office of the expert's department."]),
+    ("reception duty in another department's office", [_set("reception_days.0.experts.1", "ivanova@example.org")],
+     ["reception_days[0].experts: Not experts of the office's department: Анна Иванова."]),
+    ("a topic of another department at a reception", [_set("reception_days.0.topics.1", "permits")],
+     ["reception_days[0].topics: Not topics of the office's department: Разрешения."]),
+    ("a topic not offered in person", [_set("reception_days.1", KIOSK_RECEPTION)],
+     ["reception_days[1].topics: Not offered in person: Разрешения."]),
+    ("an expert on duty for none of the topics", [_set("reception_days.1", KIOSK_RECEPTION | {"topics": ["stoves"]})],
+     ["reception_days[1].experts: Consult on none of the chosen topics: Анна Иванова."]),
+    ("a blank reception title", [_set("reception_days.0.title", " ")],
+     ["reception_days[0].title: Enter a title."]),
+    ("an exception outside the reception's period", [_set("reception_days.0.valid_from", "2026-06-01")],
+     ["reception_days[0].exceptions[0].day: The date is outside the period when this reception is held."]),
+]
+
+
+@pytest.mark.parametrize(("mutations", "problems"), [case[1:] for case in PAGE_RULE_CASES],
+                         ids=[case[0] for case in PAGE_RULE_CASES])
+def test_an_import_is_refused_where_the_schedule_pages_refuse(
+    session: Any, mutations: list[Callable[[dict[str, Any]], None]], problems: list[str]
+) -> None:
+    doc, refusal = refused_without_a_trace(session, mutations)
+    assert validate_setup(doc) == []  # the file itself is well formed: the pages' rules refuse it
+    assert refusal.problems == problems
+
+
+def test_every_page_rule_problem_of_a_file_is_listed_at_once(session: Any) -> None:
+    doc = copy.deepcopy(EXPECTED)
+    for case in PAGE_RULE_CASES[:2] + PAGE_RULE_CASES[3:5]:
+        for mutate in case[1]:
+            mutate(doc)
+    with force_locale("en"), pytest.raises(SetupError) as caught:
+        import_setup(session, doc, ACTOR)
+    assert sorted(caught.value.problems) == sorted(
+        problem for case in PAGE_RULE_CASES[:2] + PAGE_RULE_CASES[3:5] for problem in case[2])
+    assert set(configuration_counts(session).values()) == {0}
+
+
+def test_the_pages_refuse_the_same_data_with_the_same_message(session: Any) -> None:
+    """The import's message is the page's own: both come from one validator in the schedule services."""
+    build_known_setup(session)
+    plitov = session.scalar(select(Expert).join(User).where(User.email == "plitov@example.org"))
+    with force_locale("en"), pytest.raises(DomainError) as caught:
+        schedules.add_override(session, ACTOR, plitov, kind=OverrideKind.ABSENCE, first_day=date(2026, 1, 1),
+                               last_day=date(2027, 1, 2))
+    assert caught.value.fields == {"last_day": "An override may cover at most 366 days."}
+    day = session.scalar(select(ReceptionDay))
+    with force_locale("en"), pytest.raises(DomainError) as caught:
+        schedules.save_reception_day(session, ACTOR, day, location=day.location, title=day.title,
+                                     weekdays=day.weekdays, starts=day.starts, ends=day.ends, valid_from=None,
+                                     valid_to=None, topics=[], experts=[])
+    assert caught.value.fields == {"topics": "Choose at least one topic.",
+                                   "experts": "Choose at least one expert on duty."}
+
+
+def test_a_shared_office_takes_any_departments_topics_and_experts(session: Any) -> None:
+    """A shared office (no department) takes any department's in-person topics and their experts."""
+    build_known_setup(session)
+    doc = copy.deepcopy(EXPECTED)
+    doc["reception_days"].append(KIOSK_RECEPTION | {"topics": ["stoves"], "experts": ["plitov@example.org"]})
+    doc["experts"][1]["weekly"][2]["location"] = "kiosk"
+    report = import_setup(session, doc, ACTOR)
+    assert outcomes(report)["reception_days"] == {"created": 1, "unchanged": 1}
+
+
 # --------------------------------------------------------------------------- the JSON Schema
+
+REGENERATE = "flask --app wsgi setup schema --output docs/setup.schema.json"
 
 
 def _schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-ANNOTATIONS = {"$schema", "$id", "title", "description", "default", "format", "examples", "$comment", "$defs"}
+def schema_errors(instance: Any) -> list[str]:
+    """What the committed schema says of ``instance``, each as "$.json.path: message"."""
+    validator = Draft202012Validator(_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return [f"{error.json_path}: {error.message}" for error in validator.iter_errors(instance)]
 
 
-def schema_errors(instance: Any, schema: Any, root: dict[str, Any], path: str = "$") -> list[str]:
-    """A minimal draft 2020-12 validator for the keywords docs/setup.schema.json uses.
-
-    `jsonschema` is not a dependency; this refuses any keyword it does not know, so the schema
-    cannot silently grow beyond what the test checks.
-    """
-    if schema is True:
-        return []
-    if schema is False:
-        return [f"{path}: not allowed"]
-    errors: list[str] = []
-    for keyword, value in schema.items():
-        if keyword in ANNOTATIONS:
-            continue
-        check = _KEYWORDS.get(keyword)
-        if check is None:
-            raise AssertionError(f"the test validator does not know the keyword {keyword!r}")
-        errors += check(instance, value, schema, root, path)
-    return errors
+def test_the_committed_schema_is_the_one_generated_from_the_models() -> None:
+    committed = SCHEMA_PATH.read_text(encoding="utf-8")
+    assert committed == schema_text(), f"docs/setup.schema.json has drifted from the models; run: {REGENERATE}"
 
 
-def _is_type(instance: Any, name: str) -> bool:
-    return {
-        "object": isinstance(instance, dict), "array": isinstance(instance, list),
-        "string": isinstance(instance, str), "boolean": isinstance(instance, bool), "null": instance is None,
-        "integer": isinstance(instance, int) and not isinstance(instance, bool),
-    }[name]
-
-
-def _properties(instance: Any, value: Any, schema: Any, root: Any, path: str) -> list[str]:
-    if not isinstance(instance, dict):
-        return []
-    return [e for key, sub in value.items() if key in instance
-            for e in schema_errors(instance[key], sub, root, f"{path}.{key}")]
-
-
-def _additional(instance: Any, value: Any, schema: Any, root: Any, path: str) -> list[str]:
-    if not isinstance(instance, dict):
-        return []
-    known = schema.get("properties", {})
-    return [e for key in instance if key not in known
-            for e in schema_errors(instance[key], value, root, f"{path}.{key}")]
-
-
-def _items(instance: Any, value: Any, schema: Any, root: Any, path: str) -> list[str]:
-    if not isinstance(instance, list):
-        return []
-    start = len(schema.get("prefixItems", []))
-    return [e for i, item in enumerate(instance[start:], start)
-            for e in schema_errors(item, value, root, f"{path}[{i}]")]
-
-
-def _prefix(instance: Any, value: Any, schema: Any, root: Any, path: str) -> list[str]:
-    if not isinstance(instance, list):
-        return []
-    return [e for i, (item, sub) in enumerate(zip(instance, value, strict=False))
-            for e in schema_errors(item, sub, root, f"{path}[{i}]")]
-
-
-def _ref(instance: Any, value: str, schema: Any, root: Any, path: str) -> list[str]:
-    assert value.startswith("#/$defs/"), value
-    return schema_errors(instance, root["$defs"][value.removeprefix("#/$defs/")], root, path)
-
-
-def _fail(condition: bool, path: str, message: str) -> list[str]:
-    return [f"{path}: {message}"] if condition else []
-
-
-_KEYWORDS: dict[str, Callable[[Any, Any, Any, Any, str], list[str]]] = {
-    "type": lambda i, v, s, r, p: _fail(not any(_is_type(i, t) for t in ([v] if isinstance(v, str) else v)),
-                                         p, f"not of type {v}"),
-    "properties": _properties,
-    "additionalProperties": _additional,
-    "required": lambda i, v, s, r, p: [f"{p}.{k}: required" for k in v if isinstance(i, dict) and k not in i],
-    "items": _items,
-    "prefixItems": _prefix,
-    "$ref": _ref,
-    "anyOf": lambda i, v, s, r, p: _fail(all(schema_errors(i, sub, r, p) for sub in v), p, "matches no alternative"),
-    "enum": lambda i, v, s, r, p: _fail(i not in v, p, f"not one of {v}"),
-    "const": lambda i, v, s, r, p: _fail(i != v or type(i) is not type(v), p, f"is not {v!r}"),
-    "pattern": lambda i, v, s, r, p: _fail(isinstance(i, str) and not re.search(v, i), p, f"does not match {v}"),
-    "minLength": lambda i, v, s, r, p: _fail(isinstance(i, str) and len(i) < v, p, "too short"),
-    "maxLength": lambda i, v, s, r, p: _fail(isinstance(i, str) and len(i) > v, p, "too long"),
-    "minimum": lambda i, v, s, r, p: _fail(_is_type(i, "integer") and i < v, p, f"below {v}"),
-    "maximum": lambda i, v, s, r, p: _fail(_is_type(i, "integer") and i > v, p, f"above {v}"),
-    "minItems": lambda i, v, s, r, p: _fail(isinstance(i, list) and len(i) < v, p, "too few items"),
-    "uniqueItems": lambda i, v, s, r, p: _fail(
-        v and isinstance(i, list) and len({json.dumps(x, sort_keys=True) for x in i}) != len(i), p, "repeated item"),
-}
+def test_the_schema_command_writes_the_generated_schema(app: Flask, tmp_path: Path) -> None:
+    target = tmp_path / "setup.schema.json"
+    result = app.test_cli_runner().invoke(args=["setup", "schema", "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_text(encoding="utf-8") == schema_text()
 
 
 def test_the_schema_is_a_documented_draft_2020_12_schema() -> None:
     schema = _schema()
+    Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"] and schema["title"] and schema["description"]
+    assert schema["$id"] == "urn:okno:schema:setup:1" and schema["title"] and schema["description"]
     for name, definition in schema["$defs"].items():
-        assert definition.get("title") or definition.get("description") or name.startswith("nullable"), name
+        assert definition.get("description"), name
 
 
-@pytest.mark.parametrize(("section", "definition"), [
-    ("departments", "department"), ("locations", "location"), ("topics", "topic"), ("experts", "expert"),
-    ("reception_days", "receptionDay"),
-])
-def test_the_schema_lists_exactly_the_fields_the_importer_reads(section: str, definition: str) -> None:
+@pytest.mark.parametrize("section", list(FIELDS))
+def test_the_schema_lists_exactly_the_fields_an_export_writes(section: str) -> None:
     schema = _schema()
-    entity = schema["$defs"][definition]
-    assert schema["properties"][section]["items"] == {"$ref": f"#/$defs/{definition}"}
-    assert list(entity["properties"]) == list(FIELDS[section])
-    assert entity["required"] == [name for name, spec in FIELDS[section].items() if spec.required]
+    reference = schema["properties"][section]["items"]["$ref"]
+    entity = schema["$defs"][reference.removeprefix("#/$defs/")]
+    assert list(entity["properties"]) == list(EXPECTED[section][0]) == list(FIELDS[section])
     assert entity["additionalProperties"] is False
-    for name, spec in FIELDS[section].items():
-        if not spec.required and name not in ("department", "last_day"):
-            assert entity["properties"][name].get("default") == spec.default, (section, name)
 
 
 def test_the_exported_document_conforms_to_the_schema(session: Any) -> None:
     build_known_setup(session)
-    schema = _schema()
-    assert schema_errors(export_setup(session), schema, schema) == []
-    assert schema_errors(EXPECTED, schema, schema) == []
+    assert schema_errors(export_setup(session)) == []
+    assert schema_errors(EXPECTED) == []
 
 
 def test_the_example_in_the_format_documentation_is_valid_and_imports(session: Any) -> None:
     text = (SCHEMA_PATH.parent / "setup-format.md").read_text(encoding="utf-8")
     example = json.loads(re.search(r"```json\n(.*?)```", text, re.DOTALL).group(1))
-    schema = _schema()
     assert validate_setup(example) == []
-    assert schema_errors(example, schema, schema) == []
+    assert schema_errors(example) == []
     report = import_setup(session, example, ACTOR)
     assert outcomes(report) == {kind: {"created": 1} for kind in FIELDS}
 
 
 @pytest.mark.parametrize(("mutate", "error"), [
-    (_set("topics.1.duration_minutes", 0), "$.topics[1].duration_minutes: below 1"),
-    (_set("experts.1.weekly.0.starts", "9:00"), "$.experts[1].weekly[0].starts: does not match"),
-    (_set("locations.0.adress", "x"), "$.locations[0].adress: not allowed"),
-    (_set("version", 2), "$.version: is not 1"),
+    (_set("topics.1.duration_minutes", 0), "$.topics[1].duration_minutes: 0 is less than the minimum of 1"),
+    (_set("experts.1.weekly.0.starts", "9:00"), "$.experts[1].weekly[0].starts: '9:00' does not match"),
+    (_set("locations.0.adress", "x"), "$.locations[0]: Additional properties are not allowed ('adress'"),
+    (_set("version", 2), "$.version: 1 was expected"),
+    (_set("topics", None), "$.topics: None is not of type 'array'"),
+    (_set("experts.0.email", "ivanova at example.org"), "$.experts[0].email: 'ivanova at example.org' is not a"),
 ])
 def test_the_schema_refuses_what_the_importer_refuses(mutate: Callable[[dict[str, Any]], None], error: str) -> None:
-    schema = _schema()
     doc = copy.deepcopy(EXPECTED)
     mutate(doc)
     assert validate_setup(doc)
-    assert any(e.startswith(error) for e in schema_errors(doc, schema, schema))
+    assert any(e.startswith(error) for e in schema_errors(doc)), schema_errors(doc)
 
 
 # --------------------------------------------------------------------------- the command line
@@ -770,6 +787,24 @@ def test_cli_import_of_an_invalid_file_exits_non_zero_with_every_message(
     assert f"{source} was not imported, nothing was changed (2 problems):" in result.stderr
     assert "  topics[1].duration_minutes: must be a positive whole number" in result.stderr
     assert "  experts[0].department: unknown department 'water' (not in departments)" in result.stderr
+    assert set(configuration_counts(session).values()) == {0}
+
+
+def test_cli_import_refused_by_a_page_rule_names_the_item_and_field(
+    app: Flask, session: Any, tmp_path: Path
+) -> None:
+    doc = copy.deepcopy(EXPECTED)
+    doc["reception_days"][0]["topics"] = []
+    doc["experts"][1]["overrides"][0]["last_day"] = "2027-06-01"
+    source = tmp_path / "setup.json"
+    source.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+
+    for dry_run in (["--dry-run"], []):
+        result = app.test_cli_runner().invoke(args=["setup", "import", *dry_run, str(source)])
+        assert result.exit_code == 1
+        assert f"{source} was not imported, nothing was changed (2 problems):" in result.stderr
+        assert "  experts[1].overrides[0].last_day: An override may cover at most 366 days." in result.stderr
+        assert "  reception_days[0].topics: Choose at least one topic." in result.stderr
     assert set(configuration_counts(session).values()) == {0}
 
 
