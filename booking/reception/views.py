@@ -28,9 +28,10 @@ from scheduler.auth.models import Role, User
 from scheduler.auth.roles import role_required
 from scheduler.db import utcnow
 from scheduler.departments.models import Location, Topic
-from scheduler.errors import DomainError
+from scheduler.errors import DomainError, ErrorCode
 from scheduler.experts.models import Expert
 from scheduler.extensions import db
+from scheduler.forms import apply_domain_error, flash_domain_error
 
 bp = Blueprint("reception", __name__)
 
@@ -155,12 +156,6 @@ def _back(location: Location) -> ResponseReturnValue:
     return redirect(url_for("reception.desk", slug=location.slug))
 
 
-def _refused(exc: DomainError) -> None:
-    db.session.rollback()
-    for message in exc.fields.values():
-        flash(str(message), "error")
-
-
 @bp.route("/staff/reception/<slug>/check-in", methods=["POST"])
 @role_required(*DESK_ROLES)
 def check_in(slug: str) -> ResponseReturnValue:
@@ -172,10 +167,8 @@ def check_in(slug: str) -> ResponseReturnValue:
         booking = services.check_in(db.session, form.code.data or "", location, utcnow(), _windows(),
                                     Actor.staff(current_user))
     except DomainError as exc:
-        _refused(exc)
-        form.code.errors = [str(m) for m in exc.fields.values()]
-        return _desk_page(location, check_in_form=form, status=409 if exc.code != "validation" else 422)
-    db.session.commit()
+        apply_domain_error(form, exc, aliases={"booking": "code"})
+        return _desk_page(location, check_in_form=form, status=409 if exc.code != ErrorCode.VALIDATION else 422)
     flash(_("Checked in: %(name)s, queue number %(n)s.", name=booking.citizen_name, n=booking.queue_number),
           "success")
     return _back(location)
@@ -198,12 +191,8 @@ def walk_in(slug: str) -> ResponseReturnValue:
             now=utcnow(), policy=BookingPolicy.from_config(current_app.config), actor=Actor.staff(current_user),
         )
     except DomainError as exc:
-        db.session.rollback()
-        for name, message in exc.fields.items():
-            target = getattr(form, str(name), None) or form.name
-            target.errors = [*target.errors, str(message)]
+        apply_domain_error(form, exc)
         return _desk_page(location, walk_in_form=form, status=422)
-    db.session.commit()
     if result.booking is not None:
         zone = location.zone
         flash(_("Walk-in registered: queue number %(n)s, at %(time)s.", n=result.queue_number,
@@ -231,9 +220,8 @@ def _call(location: Location, window: str, expert: Expert | None, then: Response
     try:
         called = services.call_next(db.session, location, utcnow(), window, Actor.staff(current_user), expert)
     except DomainError as exc:
-        _refused(exc)
+        flash_domain_error(exc)
         return then
-    db.session.commit()
     if called is None:
         flash(_("Nobody is waiting."), "success")
     else:
@@ -258,9 +246,8 @@ def desk_no_show(slug: str, code: str) -> ResponseReturnValue:
     try:
         services.mark_no_show(db.session, booking, utcnow(), Actor.staff(current_user))
     except DomainError as exc:
-        _refused(exc)
+        flash_domain_error(exc)
         return _back(location)
-    db.session.commit()
     flash(_("Marked as a no-show."), "success")
     return _back(location)
 
@@ -277,9 +264,8 @@ def desk_left(slug: str, entry_id: int) -> ResponseReturnValue:
     try:
         services.move_waiting(db.session, entry, WaitingStatus.LEFT, utcnow(), Actor.staff(current_user))
     except DomainError as exc:
-        _refused(exc)
+        flash_domain_error(exc)
         return _back(location)
-    db.session.commit()
     return _back(location)
 
 
@@ -386,9 +372,8 @@ def expert_booking_action(code: str, action: str) -> ResponseReturnValue:
         else:
             abort(404)
     except DomainError as exc:
-        _refused(exc)
+        flash_domain_error(exc)
         return _back_to_queue()
-    db.session.commit()
     return _back_to_queue()
 
 
@@ -409,9 +394,8 @@ def expert_waiting_action(entry_id: int, action: str) -> ResponseReturnValue:
     try:
         services.move_waiting(db.session, entry, WAITING_ACTIONS[action], utcnow(), Actor.staff(current_user))
     except DomainError as exc:
-        _refused(exc)
+        flash_domain_error(exc)
         return _back_to_queue()
-    db.session.commit()
     return _back_to_queue()
 
 

@@ -36,7 +36,7 @@ from scheduler.audit import Actor, record
 from scheduler.auth.models import Role, User
 from scheduler.calendar import closing_time_from_hours, followup_due_at
 from scheduler.departments.models import Department
-from scheduler.errors import DomainError
+from scheduler.errors import DomainError, ErrorCode
 from scheduler.mail.compose import queue_email
 
 DEFAULT_WORKING_DAYS = 4
@@ -119,7 +119,7 @@ def transition(session: Session, ticket: Ticket, to: TicketStatus, kind: str, ac
     """Move along the state machine (booking.tickets.models.TRANSITIONS), with history and audit."""
     before = ticket.status
     if not ticket.can_become(to):
-        raise DomainError({"ticket": _l("This ticket cannot change like that now.")}, code="conflict")
+        raise DomainError({"ticket": _l("This ticket cannot change like that now.")}, code=ErrorCode.CONFLICT)
     ticket.status = to
     _event(session, ticket, kind, actor, now, text=text, internal=internal, to=to, before=before, **details)
 
@@ -145,10 +145,10 @@ def open_followup(session: Session, booking: Booking, *, summary: str, actor: Ac
     """
     if booking.status != BookingStatus.COMPLETED:
         raise DomainError({"booking": _l("A follow-up can be opened only after the consultation was held.")},
-                          code="conflict")
+                          code=ErrorCode.CONFLICT)
     if booking.outcome == Outcome.RESOLVED:
         raise DomainError({"booking": _l("This consultation was recorded as resolved; no answer is owed.")},
-                          code="conflict")
+                          code=ErrorCode.CONFLICT)
     summary = _clean(summary, "summary", SUMMARY_MAX)
     competent = department or booking.topic.department
     if not competent.is_active:
@@ -228,7 +228,7 @@ def reassign(session: Session, ticket: Ticket, department: Department, actor: Ac
     """Hand the ticket to another competent department (or person); the due time does not move."""
     if ticket.status not in AWAITING_ANSWER:
         raise DomainError({"ticket": _l("Only a ticket that is still awaiting an answer can be reassigned.")},
-                          code="conflict")
+                          code=ErrorCode.CONFLICT)
     if not department.is_active:
         raise DomainError({"department": _l("This department is not active.")})
     if assignee is not None and not assignee.is_active:
@@ -248,10 +248,10 @@ def extend_due(session: Session, ticket: Ticket, new_due: datetime, reason: str,
     if actor_user.role != Role.ADMIN and not (actor_user.role == Role.SUPERVISOR
                                               and actor_user.department_id == ticket.department_id):
         raise DomainError({"due_at": _l("Only a supervisor of the department can extend the due time.")},
-                          code="forbidden")
+                          code=ErrorCode.FORBIDDEN)
     if ticket.status not in AWAITING_ANSWER:
         raise DomainError({"ticket": _l("Only a ticket that is still awaiting an answer can be extended.")},
-                          code="conflict")
+                          code=ErrorCode.CONFLICT)
     reason = _clean(reason, "reason", TEXT_MAX)
     if new_due.tzinfo is None:
         raise DomainError({"due_at": _l("Give the time with its UTC offset.")})

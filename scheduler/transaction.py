@@ -1,0 +1,48 @@
+"""One transaction per request: commit at the boundary, roll back on any error or refusal."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g, session
+
+from scheduler.extensions import db
+
+_DISCARDED = "okno_discard_changes"
+
+
+def discard_changes() -> None:
+    """Roll back this request's work now and keep the boundary from committing anything later.
+
+    Called when a rule refused the action (the form mapper does it) and by the error pages: the
+    view may still render a page, but what the refused service wrote must not stick.
+    """
+    db.session.rollback()
+    setattr(g, _DISCARDED, True)
+
+
+def changes_discarded() -> bool:
+    return bool(g.get(_DISCARDED, False))
+
+
+def register_transaction_boundary(app: Flask) -> None:
+    """Commit each request's work once, after the view returned and before the response leaves.
+
+    Views and services never commit. Mail is queued in the outbox inside the same transaction
+    and the worker is nudged after this commit (scheduler.mail.notify), so a rolled-back
+    request never sends anything. An exception that escapes the view never reaches this hook
+    (the session is rolled back when the app context ends); one handled by an error page has
+    discarded the changes (scheduler.errors).
+    """
+
+    @app.after_request
+    def _commit_or_roll_back(response: Response) -> Response:
+        if changes_discarded():
+            db.session.rollback()
+            return response
+        try:
+            db.session.commit()
+        except Exception:
+            # The error page replaces this response: its success messages must not show.
+            session.pop("_flashes", None)
+            discard_changes()
+            raise
+        return response
