@@ -9,8 +9,6 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from scheduler.transaction import discard_changes
-
 
 class ErrorCode(StrEnum):
     """Why a rule refused: what callers branch on (the messages are for people)."""
@@ -58,7 +56,6 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
-        discard_changes()  # an aborted request (404, 403, a rate limit, a bad CSRF token) writes nothing
         status = exc.code or 500
         if wants_json():
             body = {"error": ERROR_CODES.get(status, "error"), "message": exc.description}
@@ -72,7 +69,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(500)
     def _server_error(exc: Exception) -> Any:
-        discard_changes()
         if wants_json():
             return jsonify({"error": "internal", "message": "Internal server error"}), 500
         return render_template("errors/500.html"), 500

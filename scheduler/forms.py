@@ -9,7 +9,7 @@ from flask import flash
 from wtforms import FieldList, FormField
 
 from scheduler.errors import DomainError
-from scheduler.transaction import discard_changes
+from scheduler.transaction import discard_changes, keep_changes
 
 
 def _find_field(form: Any, key: str) -> Any:
@@ -29,7 +29,9 @@ def _find_field(form: Any, key: str) -> Any:
 
 
 def _undo_refused_work(exc: DomainError) -> None:
-    if not exc.keeps_changes:
+    if exc.keeps_changes:
+        keep_changes()
+    else:
         discard_changes()
 
 

@@ -7,6 +7,7 @@ from flask import Flask, Response, g, session
 from scheduler.extensions import db
 
 _DISCARDED = "okno_discard_changes"
+_KEPT = "okno_keep_changes"
 
 
 def discard_changes() -> None:
@@ -19,8 +20,18 @@ def discard_changes() -> None:
     setattr(g, _DISCARDED, True)
 
 
-def changes_discarded() -> bool:
-    return bool(g.get(_DISCARDED, False))
+def keep_changes() -> None:
+    """Commit this request's work even though it answers with an error status.
+
+    For a refusal whose rule writes on purpose: a wrong confirmation code still counts the attempt.
+    """
+    setattr(g, _KEPT, True)
+
+
+def _should_commit(response: Response) -> bool:
+    if g.get(_DISCARDED, False):
+        return False
+    return response.status_code < 400 or bool(g.get(_KEPT, False))
 
 
 def register_transaction_boundary(app: Flask) -> None:
@@ -28,14 +39,14 @@ def register_transaction_boundary(app: Flask) -> None:
 
     Views and services never commit. Mail is queued in the outbox inside the same transaction
     and the worker is nudged after this commit (scheduler.mail.notify), so a rolled-back
-    request never sends anything. An exception that escapes the view never reaches this hook
-    (the session is rolled back when the app context ends); one handled by an error page has
-    discarded the changes (scheduler.errors).
+    request never sends anything. An answer with an error status (4xx, 5xx) is rolled back
+    unless a rule asked to keep its work; an exception that escapes the view never reaches
+    this hook (the session is rolled back when the app context ends).
     """
 
     @app.after_request
     def _commit_or_roll_back(response: Response) -> Response:
-        if changes_discarded():
+        if not _should_commit(response):
             db.session.rollback()
             return response
         try:

@@ -242,6 +242,16 @@ def reassign(session: Session, ticket: Ticket, department: Department, actor: Ac
            department=[before[0], department.slug], assignee=[before[1], assignee.id if assignee else None])
 
 
+def extend_due_to_day(session: Session, ticket: Ticket, day: date, reason: str, actor_user: User,
+                      now: datetime) -> None:
+    """Extend the due time to the department's close of business on ``day``, a working day of it."""
+    department = ticket.department
+    if not department.working_calendar.is_working_day(day):
+        raise DomainError({"due_at": _l("Choose a working day of the department.")})
+    new_due = datetime.combine(day, closing_time_for(department)(day), tzinfo=department.zone)
+    extend_due(session, ticket, new_due, reason, actor_user, now)
+
+
 def extend_due(session: Session, ticket: Ticket, new_due: datetime, reason: str, actor_user: User,
                now: datetime) -> None:
     """A supervisor of the ticket's department (or an admin) moves the due time later, with a reason."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -324,13 +324,9 @@ def extend(number: str) -> ResponseReturnValue:
     form = ExtendForm()
     if form.validate_on_submit():
         assert form.due_date.data is not None
-        department = ticket.department
         try:
-            day: date = form.due_date.data
-            if not department.working_calendar.is_working_day(day):
-                raise DomainError({"due_date": _l("Choose a working day of the department.")})
-            new_due = datetime.combine(day, services.closing_time_for(department)(day), tzinfo=department.zone)
-            services.extend_due(db.session, ticket, new_due, form.reason.data or "", current_user, utcnow())
+            services.extend_due_to_day(db.session, ticket, form.due_date.data, form.reason.data or "", current_user,
+                                       utcnow())
         except DomainError as exc:
             if exc.code == ErrorCode.FORBIDDEN:
                 abort(403)

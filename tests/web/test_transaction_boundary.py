@@ -45,6 +45,8 @@ def _probe_routes(probe: Flask) -> None:
         if outcome == "kept":
             apply_domain_error(form, DomainError({"name": "Wrong, but counted."}, keeps_changes=True))
             return "kept", 422
+        if outcome == "answered-422":
+            return jsonify(error="validation"), 422  # an error answer without any mapper (as the API's)
         if outcome == "aborted":
             abort(404)
         if outcome == "unstorable":
@@ -101,8 +103,8 @@ def test_a_refusal_whose_rule_keeps_its_work_is_committed(probe: Flask) -> None:
     assert stored("kept") == 1
 
 
-@pytest.mark.parametrize(("outcome", "status"), [("aborted", 404), ("crashed", 500)])
-def test_an_aborted_or_failed_request_writes_nothing(probe: Flask, outcome: str, status: int) -> None:
+@pytest.mark.parametrize(("outcome", "status"), [("answered-422", 422), ("aborted", 404), ("crashed", 500)])
+def test_an_error_answer_an_abort_or_a_crash_writes_nothing(probe: Flask, outcome: str, status: int) -> None:
     assert probe.test_client().post(f"/probe/{outcome}").status_code == status
     assert stored(outcome) == 0
 
