@@ -18,6 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from booking.codes import display_code, normalise_code
 from booking.models import Booking
 from booking.reception import services
+from booking.reception.duty import expert_duty
 from booking.reception.forms import CallForm, CheckInForm, WalkInForm
 from booking.reception.models import WaitingEntry, WaitingStatus
 from booking.services import BookingPolicy
@@ -284,35 +285,12 @@ def _own_expert() -> Expert:
 def expert_queue() -> ResponseReturnValue:
     expert = own_expert(db.session, current_user)
     now = utcnow()
-    locations = (services.duty_locations(db.session, expert, lambda loc: services.local_today(loc, now))
-                 if expert is not None else [])
-    places = []
-    for location in locations:
-        today = services.local_today(location, now)
-        mine = [b for b in services.day_bookings(db.session, location, today) if b.expert_id == expert.id]  # type: ignore[union-attr]
-        waiting = services.day_waiting(db.session, location, today)
-        topic_ids = {t.id for t in expert.topics}  # type: ignore[union-attr]
-        places.append({
-            "location": location,
-            "current": [b for b in mine if services.visit_state(b) in ("called", "in_consultation")],
-            "current_waiting": [w for w in waiting if w.expert_id == expert.id  # type: ignore[union-attr]
-                                and w.status in (WaitingStatus.CALLED, WaitingStatus.STARTED)],
-            "queue": [b for b in mine if services.visit_state(b) == "checked_in"],
-            "expected": [b for b in mine if services.visit_state(b) == "expected"],
-            "walk_ins": [w for w in waiting if w.status == WaitingStatus.WAITING and w.topic_id in topic_ids],
-            "call_form": CallForm(formdata=None, window=_last_window(mine, waiting, expert)),
-        })
+    places = expert_duty(db.session, expert, now) if expert is not None else []
     return render_template("reception/expert.html", expert=expert, places=places, now=now,
+                           call_forms={p.location.id: CallForm(formdata=None, window=p.last_window) for p in places},
                            action_form=ActionForm(), complete_form=CompleteForm(formdata=None),
                            outcome_labels=OUTCOME_LABELS, display_code=display_code,
                            refresh_seconds=REFRESH_SECONDS)
-
-
-def _last_window(bookings: list[Booking], waiting: list[WaitingEntry], expert: Expert | None) -> str:
-    calls = [(b.called_at, b.call_window) for b in bookings if b.called_at is not None]
-    calls += [(w.called_at, w.call_window) for w in waiting
-              if w.called_at is not None and expert is not None and w.expert_id == expert.id]
-    return max(calls)[1] if calls else ""
 
 
 def _back_to_queue() -> ResponseReturnValue:
