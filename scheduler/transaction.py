@@ -41,7 +41,8 @@ def register_transaction_boundary(app: Flask) -> None:
     and the worker is nudged after this commit (scheduler.mail.notify), so a rolled-back
     request never sends anything. An answer with an error status (4xx, 5xx) is rolled back
     unless a rule asked to keep its work; an exception that escapes the view never reaches
-    this hook (the session is rolled back when the app context ends).
+    this hook (the session is rolled back when the app context ends). Every method commits alike,
+    so a GET that records something keeps it; a streamed body runs after this commit and may only read.
     """
 
     @app.after_request
