@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from booking.models import ApiKey
 from scheduler.audit import Actor, record
 from scheduler.db import utcnow
-from scheduler.errors import DomainError
+from scheduler.errors import DomainError, ErrorCode
 
 KEY_SCHEME = "okno"
 PREFIX_BYTES = 4  # 8 hex digits
@@ -102,10 +102,10 @@ def revoke_key(session: Session, prefix: str, actor: Actor, now: datetime | None
     wanted = (parse_prefix(prefix.strip()) or prefix.strip().removeprefix(f"{KEY_SCHEME}_")).lower()
     rows = list(session.scalars(select(ApiKey).where(ApiKey.prefix == wanted)))
     if not rows:
-        raise DomainError({"prefix": _l("There is no API key with this prefix.")}, code="not_found")
+        raise DomainError({"prefix": _l("There is no API key with this prefix.")}, code=ErrorCode.NOT_FOUND)
     row = rows[0]
     if row.revoked_at is not None:
-        raise DomainError({"prefix": _l("This API key is already revoked.")}, code="conflict")
+        raise DomainError({"prefix": _l("This API key is already revoked.")}, code=ErrorCode.CONFLICT)
     row.revoked_at = now or utcnow()
     session.flush()
     record(session, actor, "api_key.revoked", "api_key", row.prefix, {"revoked_at": [None, row.revoked_at.isoformat()]})

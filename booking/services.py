@@ -47,7 +47,7 @@ from booking.codes import (
 from booking.models import ACTIVE_STATUSES, Booking, BookingEvent, BookingStatus
 from scheduler.audit import Actor, record
 from scheduler.departments.models import Location, Topic
-from scheduler.errors import DomainError
+from scheduler.errors import DomainError, ErrorCode
 from scheduler.experts.models import Expert
 from scheduler.schedules.models import Channel
 
@@ -83,7 +83,7 @@ class SlotTaken(DomainError):
                  location_id: int | None = None) -> None:
         message = (_l("This time is not free at the chosen office. Choose another time or office.")
                    if location_id is not None else _l("This time has just been taken. Choose another one."))
-        super().__init__({"start": message}, code="slot_taken")
+        super().__init__({"start": message}, code=ErrorCode.SLOT_TAKEN)
         self.topic_id = topic.id
         self.channel = channel
         self.start = start
@@ -104,7 +104,7 @@ class LimitReached(DomainError):
         super().__init__(
             {"email": _l("You already have %(n)s active booking(s) on this topic. Cancel one to book another.",
                          n=limit)},
-            code="limit_reached",
+            code=ErrorCode.LIMIT_REACHED,
         )
 
 
@@ -151,7 +151,7 @@ def transition(session: Session, booking: Booking, to: BookingStatus, kind: str,
     """Move along the state machine (booking.models.TRANSITIONS), with history and audit."""
     before = booking.status
     if not booking.can_become(to):
-        raise DomainError({"booking": _l("This booking cannot change like that any more.")}, code="conflict")
+        raise DomainError({"booking": _l("This booking cannot change like that any more.")}, code=ErrorCode.CONFLICT)
     booking.status = to
     booking.events.append(
         BookingEvent(at=now, kind=kind, from_status=before.value if before else None, to_status=to.value,
@@ -357,9 +357,9 @@ def confirm_hold(session: Session, booking: Booking, code: str, now: datetime, p
         raise DomainError({"code": _l("This booking does not wait for a code any more.")})
     if booking.hold_expires_at is None or booking.hold_expires_at <= now:
         raise DomainError({"code": _l("The time was held for %(n)s minutes and has been released. Book again.",
-                                      n=policy.hold_minutes)}, code="hold_expired")
+                                      n=policy.hold_minutes)}, code=ErrorCode.HOLD_EXPIRED)
     if booking.confirmation_attempts >= policy.max_code_attempts:
-        raise DomainError({"code": _l("Too many wrong codes. Book again.")}, code="too_many_attempts")
+        raise DomainError({"code": _l("Too many wrong codes. Book again.")}, code=ErrorCode.TOO_MANY_ATTEMPTS)
     booking.confirmation_attempts += 1
     expected = confirmation_code_hash(code.strip(), policy.secret_key, booking.code)
     if not hmac.compare_digest(expected, booking.confirmation_code_hash):
@@ -368,9 +368,10 @@ def confirm_hold(session: Session, booking: Booking, code: str, now: datetime, p
                         reason="too many wrong codes")
             booking.cancelled_at = now
             raise DomainError({"code": _l("Too many wrong codes. The time has been released; book again.")},
-                              code="too_many_attempts")
+                              code=ErrorCode.TOO_MANY_ATTEMPTS, keeps_changes=True)
         left = policy.max_code_attempts - booking.confirmation_attempts
-        raise DomainError({"code": _l("Wrong code. Attempts left: %(n)s.", n=left)})
+        # The attempt counts even though the code is refused: guessing must not be free.
+        raise DomainError({"code": _l("Wrong code. Attempts left: %(n)s.", n=left)}, keeps_changes=True)
     confirm_booking(session, booking, now, actor)
 
 
@@ -384,7 +385,7 @@ def confirm_booking(session: Session, booking: Booking, now: datetime, actor: Ac
 
 def cancel_booking(session: Session, booking: Booking, now: datetime, actor: Actor, reason: str = "") -> None:
     if not booking.can_cancel(now):
-        raise DomainError({"booking": _l("This booking can no longer be cancelled.")}, code="conflict")
+        raise DomainError({"booking": _l("This booking can no longer be cancelled.")}, code=ErrorCode.CONFLICT)
     booking.cancelled_at = now
     booking.sequence += 1
     transition(session, booking, BookingStatus.CANCELLED, "cancelled", actor, now, reason=reason)
@@ -398,7 +399,7 @@ def reschedule_booking(session: Session, booking: Booking, new_start: datetime, 
     moves there or not at all (None: whichever office is free first).
     """
     if not booking.can_reschedule(now):
-        raise DomainError({"booking": _l("This booking can no longer be rescheduled.")}, code="conflict")
+        raise DomainError({"booking": _l("This booking can no longer be rescheduled.")}, code=ErrorCode.CONFLICT)
     if new_start.tzinfo is None:
         raise DomainError({"start": _l("Give the time with its UTC offset.")})
     _check_location(session, booking.channel.value, location_id)

@@ -98,8 +98,10 @@ def register_database_events(app: Flask) -> None:
             _configure_sqlite(engine)
 
     from scheduler.mail.notify import install_outbox_notifier
+    from scheduler.transaction import register_transaction_boundary
 
     install_outbox_notifier()
+    register_transaction_boundary(app)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -131,8 +133,7 @@ def register_blueprints(app: Flask) -> None:
     from booking.api import bp as api_bp
     from booking.api import register_routes as register_api_routes
     from booking.api.limits import apply_api_limits
-    from booking.citizen import register_routes as register_citizen_routes
-    from booking.citizen.views import bp as citizen_bp
+    from booking.citizen.routes import bp as citizen_bp
     from scheduler.auth.views import bp as auth_bp
     from scheduler.extensions import csrf
     from scheduler.health import bp as health_bp
@@ -141,7 +142,6 @@ def register_blueprints(app: Flask) -> None:
     from scheduler.web import bp as web_bp
 
     app.register_blueprint(web_bp)
-    register_citizen_routes()
     app.register_blueprint(citizen_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)

@@ -3,22 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 
+class ErrorCode(StrEnum):
+    """Why a rule refused: what callers branch on (the messages are for people)."""
+
+    VALIDATION = "validation"
+    CONFLICT = "conflict"
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    SLOT_TAKEN = "slot_taken"
+    LIMIT_REACHED = "limit_reached"
+    HOLD_EXPIRED = "hold_expired"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    TOO_EARLY = "too_early"
+    TOO_LATE = "too_late"
+    WRONG_LOCATION = "wrong_location"
+    WRONG_DAY = "wrong_day"
+    ALREADY_CHECKED_IN = "already_checked_in"
+    INVALID_SETUP = "invalid_setup"
+
+
 class DomainError(Exception):
     """A rule refused an action; ``fields`` maps a field name to a localised message.
 
     Services raise it; a form view puts the messages beside its fields, the API answers 422
-    with them, and the CLI prints them, so every door shares one rule.
+    with them, and the CLI prints them, so every door shares one rule. A refusal undoes the
+    request's work unless ``keeps_changes``: a wrong confirmation code still counts the attempt.
     """
 
-    def __init__(self, fields: Mapping[str, Any], code: str = "validation") -> None:
+    def __init__(self, fields: Mapping[str, Any], code: ErrorCode | str = ErrorCode.VALIDATION, *,
+                 keeps_changes: bool = False) -> None:
         self.fields = {k: str(v) for k, v in fields.items()}
-        self.code = code
+        self.code = ErrorCode(code)
+        self.keeps_changes = keeps_changes
         super().__init__("; ".join(f"{k}: {v}" for k, v in self.fields.items()))
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler.extensions import db, limiter
+from scheduler.transaction import discard_changes
 
 bp = Blueprint("health", __name__)
 
@@ -19,6 +20,6 @@ def healthz() -> Any:
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        db.session.rollback()
+        discard_changes()
         return jsonify({"status": "error", "database": "unreachable"}), 503
     return jsonify({"status": "ok", "database": "ok"})

@@ -10,6 +10,7 @@ import contextvars
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,13 @@ def app_ctx(app: Flask) -> Iterator[Flask]:
 
 @pytest.fixture
 def session(app: Flask) -> Iterator[Any]:
-    """The app's db.session bound to one connection whose transaction is rolled back after the test.
+    with rolled_back_session(app) as bound:
+        yield bound
+
+
+@contextmanager
+def rolled_back_session(app: Flask) -> Iterator[Any]:
+    """The app's db.session bound to one connection whose transaction is rolled back at the end.
 
     Code under test may commit freely: with join_transaction_mode="create_savepoint" its
     commits release savepoints inside the outer transaction (flask-sqlalchemy issue 1167).

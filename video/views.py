@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from booking.citizen.manage import grant_manage, managed_booking
+from booking.citizen.access import grant_manage, managed_booking
 from booking.codes import display_code, normalise_code
 from booking.models import Booking
 from scheduler.auth.access import Action, may

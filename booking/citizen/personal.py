@@ -10,8 +10,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from booking.citizen.access import grant_manage
 from booking.citizen.forms import PersonalLinkForm
-from booking.citizen.views import bp
 from booking.citizens import normalise_email_address
 from booking.codes import display_code, new_token, token_hash
 from booking.links import manage_token_for
@@ -20,6 +20,7 @@ from booking.tickets.services import citizen_tickets
 from scheduler.db import utcnow
 from scheduler.errors import DomainError
 from scheduler.extensions import db, limiter
+from scheduler.forms import apply_domain_error
 from scheduler.mail.compose import queue_email
 
 
@@ -27,7 +28,6 @@ def _link_limit() -> str:
     return str(current_app.config["BOOKING_HOLD_RATE_LIMIT"])
 
 
-@bp.route("/me", methods=["GET", "POST"])
 @limiter.limit(_link_limit, methods=["POST"])
 def personal() -> ResponseReturnValue:
     email = session.get("citizen_email")
@@ -38,10 +38,9 @@ def personal() -> ResponseReturnValue:
         try:
             address = normalise_email_address(form.email.data or "")
         except DomainError as exc:
-            form.email.errors = [*list(form.email.errors or []), *exc.fields.values()]
+            apply_domain_error(form, exc)
         else:
             _send_link(address)
-            db.session.commit()
             # The same answer whether or not we know the address: nobody can probe who booked.
             flash(_("If there are bookings for this email, we have sent a link to it."), "info")
             return redirect(url_for("citizen.personal"))
@@ -61,7 +60,6 @@ def _send_link(email: str) -> None:
                 context={"link": link, "hours": max_age // 3600})
 
 
-@bp.route("/me/<token>")
 def personal_link(token: str) -> ResponseReturnValue:
     link = db.session.scalar(select(CitizenLink).where(CitizenLink.token_hash == token_hash(token)))
     if link is None or link.expires_at <= utcnow():
@@ -70,7 +68,6 @@ def personal_link(token: str) -> ResponseReturnValue:
     return redirect(url_for("citizen.personal"))
 
 
-@bp.route("/me/leave", methods=["POST"])
 def personal_leave() -> ResponseReturnValue:
     session.pop("citizen_email", None)
     return redirect(url_for("web.index"))
@@ -81,8 +78,6 @@ def _personal_page(email: str) -> ResponseReturnValue:
         select(Booking).where(Booking.citizen_email == email).order_by(Booking.starts_at.desc())
     ).all()
     # The page is proof of the email, which is what the manage links prove too.
-    from booking.citizen.manage import grant_manage
-
     for booking in bookings:
         grant_manage(booking.code, manage_token_for(booking, current_app.config))
     return render_template("citizen/personal.html", bookings=bookings, display_code=display_code, now=utcnow(),

@@ -19,6 +19,7 @@ from booking import consultation
 from booking.codes import display_code, normalise_code
 from booking.models import Booking
 from booking.reception import services
+from booking.reception.duty import expert_duty
 from booking.reception.forms import CallForm, CheckInForm, WalkInForm
 from booking.reception.models import WaitingEntry, WaitingStatus
 from booking.services import BookingPolicy
@@ -30,9 +31,10 @@ from scheduler.auth.models import Role
 from scheduler.auth.roles import role_required
 from scheduler.db import utcnow
 from scheduler.departments.models import Location, Topic
-from scheduler.errors import DomainError
+from scheduler.errors import DomainError, ErrorCode
 from scheduler.experts.models import Expert
 from scheduler.extensions import db
+from scheduler.forms import apply_domain_error, flash_domain_error
 
 bp = Blueprint("reception", __name__)
 
@@ -147,12 +149,6 @@ def _back(location: Location) -> ResponseReturnValue:
     return redirect(url_for("reception.desk", slug=location.slug))
 
 
-def _refused(exc: DomainError) -> None:
-    db.session.rollback()
-    for message in exc.fields.values():
-        flash(str(message), "error")
-
-
 @bp.route("/staff/reception/<slug>/check-in", methods=["POST"])
 @role_required(*DESK_ROLES)
 def check_in(slug: str) -> ResponseReturnValue:
@@ -164,10 +160,8 @@ def check_in(slug: str) -> ResponseReturnValue:
         booking = services.check_in(db.session, form.code.data or "", location, utcnow(), _windows(),
                                     Actor.staff(current_user))
     except DomainError as exc:
-        _refused(exc)
-        form.code.errors = [str(m) for m in exc.fields.values()]
-        return _desk_page(location, check_in_form=form, status=409 if exc.code != "validation" else 422)
-    db.session.commit()
+        apply_domain_error(form, exc, aliases={"booking": "code"})
+        return _desk_page(location, check_in_form=form, status=409 if exc.code != ErrorCode.VALIDATION else 422)
     flash(_("Checked in: %(name)s, queue number %(n)s.", name=booking.citizen_name, n=booking.queue_number),
           "success")
     return _back(location)
@@ -190,12 +184,8 @@ def walk_in(slug: str) -> ResponseReturnValue:
             now=utcnow(), policy=BookingPolicy.from_config(current_app.config), actor=Actor.staff(current_user),
         )
     except DomainError as exc:
-        db.session.rollback()
-        for name, message in exc.fields.items():
-            target = getattr(form, str(name), None) or form.name
-            target.errors = [*target.errors, str(message)]
+        apply_domain_error(form, exc)
         return _desk_page(location, walk_in_form=form, status=422)
-    db.session.commit()
     if result.booking is not None:
         zone = location.zone
         flash(_("Walk-in registered: queue number %(n)s, at %(time)s.", n=result.queue_number,
@@ -223,9 +213,8 @@ def _call(location: Location, window: str, expert: Expert | None, then: Response
     try:
         called = services.call_next(db.session, location, utcnow(), window, Actor.staff(current_user), expert)
     except DomainError as exc:
-        _refused(exc)
+        flash_domain_error(exc)
         return then
-    db.session.commit()
     if called is None:
         flash(_("Nobody is waiting."), "success")
     else:
@@ -250,9 +239,8 @@ def desk_no_show(slug: str, code: str) -> ResponseReturnValue:
     try:
         consultation.mark_no_show(db.session, booking, utcnow(), Actor.staff(current_user))
     except DomainError as exc:
-        _refused(exc)
+        flash_domain_error(exc)
         return _back(location)
-    db.session.commit()
     flash(_("Marked as a no-show."), "success")
     return _back(location)
 
@@ -269,9 +257,8 @@ def desk_left(slug: str, entry_id: int) -> ResponseReturnValue:
     try:
         services.move_waiting(db.session, entry, WaitingStatus.LEFT, utcnow(), Actor.staff(current_user))
     except DomainError as exc:
-        _refused(exc)
+        flash_domain_error(exc)
         return _back(location)
-    db.session.commit()
     return _back(location)
 
 
@@ -290,35 +277,12 @@ def _own_expert() -> Expert:
 def expert_queue() -> ResponseReturnValue:
     expert = own_expert(db.session, current_user)
     now = utcnow()
-    locations = (services.duty_locations(db.session, expert, lambda loc: services.local_today(loc, now))
-                 if expert is not None else [])
-    places = []
-    for location in locations:
-        today = services.local_today(location, now)
-        mine = [b for b in services.day_bookings(db.session, location, today) if b.expert_id == expert.id]  # type: ignore[union-attr]
-        waiting = services.day_waiting(db.session, location, today)
-        topic_ids = {t.id for t in expert.topics}  # type: ignore[union-attr]
-        places.append({
-            "location": location,
-            "current": [b for b in mine if services.visit_state(b) in ("called", "in_consultation")],
-            "current_waiting": [w for w in waiting if w.expert_id == expert.id  # type: ignore[union-attr]
-                                and w.status in (WaitingStatus.CALLED, WaitingStatus.STARTED)],
-            "queue": [b for b in mine if services.visit_state(b) == "checked_in"],
-            "expected": [b for b in mine if services.visit_state(b) == "expected"],
-            "walk_ins": [w for w in waiting if w.status == WaitingStatus.WAITING and w.topic_id in topic_ids],
-            "call_form": CallForm(formdata=None, window=_last_window(mine, waiting, expert)),
-        })
+    places = expert_duty(db.session, expert, now) if expert is not None else []
     return render_template("reception/expert.html", expert=expert, places=places, now=now,
+                           call_forms={p.location.id: CallForm(formdata=None, window=p.last_window) for p in places},
                            action_form=ActionForm(), complete_form=CompleteForm(formdata=None),
                            outcome_labels=OUTCOME_LABELS, display_code=display_code,
                            refresh_seconds=REFRESH_SECONDS)
-
-
-def _last_window(bookings: list[Booking], waiting: list[WaitingEntry], expert: Expert | None) -> str:
-    calls = [(b.called_at, b.call_window) for b in bookings if b.called_at is not None]
-    calls += [(w.called_at, w.call_window) for w in waiting
-              if w.called_at is not None and expert is not None and w.expert_id == expert.id]
-    return max(calls)[1] if calls else ""
 
 
 def _back_to_queue() -> ResponseReturnValue:
@@ -376,9 +340,8 @@ def expert_booking_action(code: str, action: str) -> ResponseReturnValue:
         else:
             abort(404)
     except DomainError as exc:
-        _refused(exc)
+        flash_domain_error(exc)
         return _back_to_queue()
-    db.session.commit()
     return _back_to_queue()
 
 
@@ -398,9 +361,8 @@ def expert_waiting_action(entry_id: int, action: str) -> ResponseReturnValue:
     try:
         services.move_waiting(db.session, entry, WAITING_ACTIONS[action], utcnow(), Actor.staff(current_user))
     except DomainError as exc:
-        _refused(exc)
+        flash_domain_error(exc)
         return _back_to_queue()
-    db.session.commit()
     return _back_to_queue()
 
 

@@ -37,7 +37,7 @@ from scheduler.auth.access import Action, may
 from scheduler.auth.models import Role, User
 from scheduler.calendar import closing_time_from_hours, followup_due_at
 from scheduler.departments.models import Department
-from scheduler.errors import DomainError
+from scheduler.errors import DomainError, ErrorCode
 from scheduler.mail.compose import queue_email
 
 DEFAULT_WORKING_DAYS = 4
@@ -121,7 +121,7 @@ def transition(session: Session, ticket: Ticket, to: TicketStatus, kind: str, ac
     """Move along the state machine (booking.tickets.models.TRANSITIONS), with history and audit."""
     before = ticket.status
     if not ticket.can_become(to):
-        raise DomainError({"ticket": _l("This ticket cannot change like that now.")}, code="conflict")
+        raise DomainError({"ticket": _l("This ticket cannot change like that now.")}, code=ErrorCode.CONFLICT)
     ticket.status = to
     _event(session, ticket, kind, actor, now, text=text, internal=internal, to=to, before=before, **details)
 
@@ -147,10 +147,10 @@ def open_followup(session: Session, booking: Booking, *, summary: str, actor: Ac
     """
     if booking.status != BookingStatus.COMPLETED:
         raise DomainError({"booking": _l("A follow-up can be opened only after the consultation was held.")},
-                          code="conflict")
+                          code=ErrorCode.CONFLICT)
     if booking.outcome == Outcome.RESOLVED:
         raise DomainError({"booking": _l("This consultation was recorded as resolved; no answer is owed.")},
-                          code="conflict")
+                          code=ErrorCode.CONFLICT)
     summary = _clean(summary, "summary", SUMMARY_MAX)
     competent = department or booking.topic.department
     if not competent.is_active:
@@ -230,7 +230,7 @@ def reassign(session: Session, ticket: Ticket, department: Department, actor: Ac
     """Hand the ticket to another competent department (or person); the due time does not move."""
     if ticket.status not in AWAITING_ANSWER:
         raise DomainError({"ticket": _l("Only a ticket that is still awaiting an answer can be reassigned.")},
-                          code="conflict")
+                          code=ErrorCode.CONFLICT)
     if not department.is_active:
         raise DomainError({"department": _l("This department is not active.")})
     if assignee is not None and not assignee.is_active:
@@ -244,15 +244,25 @@ def reassign(session: Session, ticket: Ticket, department: Department, actor: Ac
            department=[before[0], department.slug], assignee=[before[1], assignee.id if assignee else None])
 
 
+def extend_due_to_day(session: Session, ticket: Ticket, day: date, reason: str, actor_user: User,
+                      now: datetime) -> None:
+    """Extend the due time to the department's close of business on ``day``, a working day of it."""
+    department = ticket.department
+    if not department.working_calendar.is_working_day(day):
+        raise DomainError({"due_at": _l("Choose a working day of the department.")})
+    new_due = datetime.combine(day, closing_time_for(department)(day), tzinfo=department.zone)
+    extend_due(session, ticket, new_due, reason, actor_user, now)
+
+
 def extend_due(session: Session, ticket: Ticket, new_due: datetime, reason: str, actor_user: User,
                now: datetime) -> None:
     """A supervisor of the ticket's department (or an admin) moves the due time later, with a reason."""
     if not may(actor_user, Action.EXTEND_DEADLINE, ticket.scope):
         raise DomainError({"due_at": _l("Only a supervisor of the department can extend the due time.")},
-                          code="forbidden")
+                          code=ErrorCode.FORBIDDEN)
     if ticket.status not in AWAITING_ANSWER:
         raise DomainError({"ticket": _l("Only a ticket that is still awaiting an answer can be extended.")},
-                          code="conflict")
+                          code=ErrorCode.CONFLICT)
     reason = _clean(reason, "reason", TEXT_MAX)
     if new_due.tzinfo is None:
         raise DomainError({"due_at": _l("Give the time with its UTC offset.")})

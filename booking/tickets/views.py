@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -27,8 +27,9 @@ from scheduler.auth.models import Role, User
 from scheduler.auth.roles import role_required
 from scheduler.db import utcnow
 from scheduler.departments.models import Department
-from scheduler.errors import DomainError
+from scheduler.errors import DomainError, ErrorCode
 from scheduler.extensions import db
+from scheduler.forms import apply_domain_error, flash_domain_error
 
 bp = Blueprint("tickets", __name__)
 
@@ -145,15 +146,6 @@ def _chosen_user(raw: str | None) -> User | None:
     return user
 
 
-def _apply_errors(form: Any, exc: DomainError) -> None:
-    for name, message in exc.fields.items():
-        target = getattr(form, name, None)
-        if target is not None and hasattr(target, "errors"):
-            target.errors = [*list(target.errors or []), message]
-        else:
-            flash(message, "error")
-
-
 # --- staff -----------------------------------------------------------------------------------------
 
 def _staff_ticket(number: str) -> Ticket:
@@ -191,12 +183,10 @@ def open_from_booking(code: str) -> ResponseReturnValue:
                 assignee=_chosen_user(form.assignee.data),
             )
         except DomainError as exc:
-            db.session.rollback()
             form = _with_choices(OpenTicketForm())
-            _apply_errors(form, exc)
-            status = 409 if exc.code == "conflict" else 422
+            apply_domain_error(form, exc)
+            status = 409 if exc.code == ErrorCode.CONFLICT else 422
         else:
-            db.session.commit()
             flash(_("Ticket %(number)s opened.", number=ticket.number), "success")
             return redirect(url_for("tickets.staff_ticket", number=ticket.number))
     if form.errors and status == 200:
@@ -241,14 +231,12 @@ def _render_staff_ticket(ticket: Ticket, status: int = 200, **forms: Any) -> Res
 
 
 def _done(ticket: Ticket, message: str) -> ResponseReturnValue:
-    db.session.commit()
     flash(message, "success")
     return redirect(url_for("tickets.staff_ticket", number=ticket.number))
 
 
 def _conflict(ticket: Ticket, exc: DomainError) -> ResponseReturnValue:
-    db.session.rollback()
-    flash(next(iter(exc.fields.values())), "error")
+    flash_domain_error(exc)
     return redirect(url_for("tickets.staff_ticket", number=ticket.number)), 303
 
 
@@ -275,10 +263,9 @@ def answer(number: str) -> ResponseReturnValue:
             services.answer(db.session, ticket, form.answer.data or "", Actor.staff(current_user), utcnow(),
                             current_app.config)
         except DomainError as exc:
-            if exc.code == "conflict":
+            if exc.code == ErrorCode.CONFLICT:
                 return _conflict(ticket, exc)
-            db.session.rollback()
-            _apply_errors(form, exc)
+            apply_domain_error(form, exc)
         else:
             return _done(ticket, _("The answer has been sent to the citizen."))
     return _render_staff_ticket(ticket, 422, answer_form=form)
@@ -293,8 +280,7 @@ def add_comment(number: str) -> ResponseReturnValue:
         try:
             services.comment(db.session, ticket, form.comment.data or "", Actor.staff(current_user), utcnow())
         except DomainError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
+            apply_domain_error(form, exc)
         else:
             return _done(ticket, _("Comment added."))
     return _render_staff_ticket(ticket, 422, comment_form=form)
@@ -311,12 +297,10 @@ def reassign(number: str) -> ResponseReturnValue:
                               Actor.staff(current_user), utcnow(), assignee=_chosen_user(form.assignee.data),
                               note=form.note.data or "")
         except DomainError as exc:
-            if exc.code == "conflict":
+            if exc.code == ErrorCode.CONFLICT:
                 return _conflict(ticket, exc)
-            db.session.rollback()
-            _apply_errors(form, exc)
+            apply_domain_error(form, exc)
         else:
-            db.session.commit()
             flash(_("Ticket reassigned."), "success")
             if not may(current_user, Action.HANDLE_TICKET, ticket.scope):
                 return redirect(url_for("tickets.queue"))
@@ -331,22 +315,15 @@ def extend(number: str) -> ResponseReturnValue:
     form = ExtendForm()
     if form.validate_on_submit():
         assert form.due_date.data is not None
-        department = ticket.department
         try:
-            day: date = form.due_date.data
-            if not department.working_calendar.is_working_day(day):
-                raise DomainError({"due_date": _l("Choose a working day of the department.")})
-            new_due = datetime.combine(day, services.closing_time_for(department)(day), tzinfo=department.zone)
-            services.extend_due(db.session, ticket, new_due, form.reason.data or "", current_user, utcnow())
+            services.extend_due_to_day(db.session, ticket, form.due_date.data, form.reason.data or "", current_user,
+                                       utcnow())
         except DomainError as exc:
-            if exc.code == "forbidden":
+            if exc.code == ErrorCode.FORBIDDEN:
                 abort(403)
-            if exc.code == "conflict":
+            if exc.code == ErrorCode.CONFLICT:
                 return _conflict(ticket, exc)
-            db.session.rollback()
-            _apply_errors(form, exc)
-            if "due_at" in exc.fields:
-                form.due_date.errors = [*list(form.due_date.errors or []), exc.fields["due_at"]]
+            apply_domain_error(form, exc, aliases={"due_at": "due_date"})
         else:
             return _done(ticket, _("The due time has been extended."))
     return _render_staff_ticket(ticket, 422, extend_form=form)
@@ -419,10 +396,8 @@ def citizen_confirm(number: str) -> ResponseReturnValue:
     try:
         services.confirm_answer(db.session, ticket, CITIZEN, utcnow())
     except DomainError as exc:
-        db.session.rollback()
-        flash(next(iter(exc.fields.values())), "error")
+        flash_domain_error(exc)
     else:
-        db.session.commit()
         flash(_("Thank you! The ticket is closed."), "success")
     return redirect(url_for("tickets.citizen_view", number=ticket.number))
 
@@ -435,13 +410,11 @@ def citizen_reject(number: str) -> ResponseReturnValue:
         try:
             services.reject_answer(db.session, ticket, form.comment.data or "", CITIZEN, utcnow())
         except DomainError as exc:
-            db.session.rollback()
-            if exc.code == "conflict":
-                flash(next(iter(exc.fields.values())), "error")
+            if exc.code == ErrorCode.CONFLICT:
+                flash_domain_error(exc)
                 return redirect(url_for("tickets.citizen_view", number=ticket.number))
-            _apply_errors(form, exc)
+            apply_domain_error(form, exc)
         else:
-            db.session.commit()
             flash(_("We have reopened the ticket and will answer again."), "success")
             return redirect(url_for("tickets.citizen_view", number=ticket.number))
     public_events = [e for e in ticket.events if not e.is_internal]

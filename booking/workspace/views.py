@@ -15,6 +15,7 @@ from booking import consultation
 from booking.codes import display_code, normalise_code
 from booking.models import Booking, BookingStatus, Outcome
 from booking.workspace import feed, services
+from booking.workspace.agenda import VIEWS, expert_agenda, period_for
 from booking.workspace.forms import (
     FEED_DETAIL_LABELS,
     OUTCOME_LABELS,
@@ -31,13 +32,12 @@ from scheduler.db import utcnow
 from scheduler.errors import DomainError
 from scheduler.experts.models import Expert
 from scheduler.extensions import db
+from scheduler.forms import apply_domain_error, flash_domain_error
 from scheduler.schedules.forms import CHANNEL_LABELS
 from scheduler.schedules.models import Channel
 
 bp = Blueprint("workspace", __name__, url_prefix="/staff/workspace")
 
-VIEWS = ("day", "week", "list")
-LIST_DAYS = 7  # the phone list: a week from the chosen day, one consultation under another
 INVALID = 422
 
 
@@ -79,19 +79,7 @@ def index() -> ResponseReturnValue:
     zone = expert.department.zone if expert is not None else current_app.config["BABEL_DEFAULT_TIMEZONE"]
     today = now.astimezone(expert.department.zone).date() if expert is not None else now.date()
     chosen = _chosen_date(request.args.get("date"), today)
-    if view == "week":
-        first, days, step = services.week_start(chosen), 7, 7
-    elif view == "list":
-        first, days, step = chosen, LIST_DAYS, LIST_DAYS
-    else:
-        first, days, step = chosen, 1, 1
-    bookings: list[Booking] = []
-    by_day: dict[date, list[Booking]] = {first + timedelta(days=n): [] for n in range(days)}
-    if expert is not None:
-        starts, ends = services.local_day_bounds(first, days, expert.department.zone)
-        bookings = services.expert_bookings(db.session, expert, starts, ends)
-        for item in bookings:
-            by_day.setdefault(item.starts_at.astimezone(expert.department.zone).date(), []).append(item)
+    agenda = expert_agenda(db.session, expert, period_for(view, chosen))
 
     def link(**changes: Any) -> str:
         args = {"view": view, "date": chosen.isoformat(), **changes}
@@ -99,14 +87,13 @@ def index() -> ResponseReturnValue:
             args["expert"] = expert.id
         return url_for("workspace.index", **args)
 
+    step = timedelta(days=agenda.period.step)
     return render_template(
         "workspace/index.html",
-        experts=experts, expert=expert, view=view, chosen=chosen, today=today, first=first, days=days,
-        by_day=by_day, bookings=bookings, zone=zone, now=now,
-        prev_url=link(date=(chosen - timedelta(days=step)).isoformat()),
-        next_url=link(date=(chosen + timedelta(days=step)).isoformat()),
-        today_url=link(date=today.isoformat()),
-        view_urls={v: link(view=v) for v in VIEWS},
+        experts=experts, expert=expert, view=view, chosen=chosen, today=today, first=agenda.period.first,
+        days=agenda.period.days, by_day=agenda.by_day, bookings=agenda.bookings, zone=zone, now=now,
+        prev_url=link(date=(chosen - step).isoformat()), next_url=link(date=(chosen + step).isoformat()),
+        today_url=link(date=today.isoformat()), view_urls={v: link(view=v) for v in VIEWS},
         channel_labels=CHANNEL_LABELS,
         feed_url=feed.feed_url(expert, current_app.config) if expert is not None else None,
         feed_detail_form=FeedDetailForm(detail=expert.feed_detail if expert is not None else None),
@@ -163,15 +150,12 @@ def booking(code: str) -> ResponseReturnValue:
 
 
 def _after_action(booking: Booking, message: str) -> ResponseReturnValue:
-    db.session.commit()
     flash(message, "success")
     return redirect(url_for("workspace.booking", code=booking.code))
 
 
 def _refused(booking: Booking, exc: DomainError) -> ResponseReturnValue:
-    db.session.rollback()
-    for message in exc.fields.values():
-        flash(message, "error")
+    flash_domain_error(exc)
     return redirect(url_for("workspace.booking", code=booking.code))
 
 
@@ -213,8 +197,7 @@ def add_note(code: str) -> ResponseReturnValue:
     try:
         services.add_note(db.session, booking, current_user, form.text.data or "", utcnow())
     except DomainError as exc:
-        db.session.rollback()
-        form.text.errors = [*form.text.errors, *exc.fields.values()]
+        apply_domain_error(form, exc)
         return _card(booking, note_form=form, status=INVALID)
     return _after_action(booking, _("Note saved."))
 
@@ -234,7 +217,6 @@ def _feed_expert(expert_id: int) -> Expert:
 
 
 def _back_to_feed(expert: Expert, message: str) -> ResponseReturnValue:
-    db.session.commit()
     flash(message, "success")
     return redirect(url_for("workspace.index", expert=expert.id) + "#feed")
 
@@ -272,8 +254,6 @@ def feed_detail(expert_id: int) -> ResponseReturnValue:
     try:
         feed.set_feed_detail(db.session, expert, form.detail.data or "", Actor.staff(current_user))
     except DomainError as exc:
-        db.session.rollback()
-        for message in exc.fields.values():
-            flash(message, "error")
+        flash_domain_error(exc)
         return redirect(url_for("workspace.index", expert=expert.id) + "#feed")
     return _back_to_feed(expert, _("Saved."))

@@ -60,7 +60,6 @@ def login() -> Any:
             login_user(user)
             user.last_login_at = utcnow()
             record(db.session, Actor.staff(user), "user.signed_in", "user", user.id)
-            db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append(_("Wrong email or password."))
     return render_template("auth/login.html", form=form)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from babel.dates import get_day_names
@@ -154,29 +154,3 @@ class ReceptionExceptionForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("prefix", "exception")
         super().__init__(*args, **kwargs)
-
-
-def _find_field(form: Any, key: str) -> Any:
-    """The field a service error key names: ``rows-2-ends`` is form.rows[2].ends."""
-    node: Any = form
-    for part in key.split("-"):
-        if isinstance(node, FieldList):
-            if not part.isdigit() or int(part) >= len(node.entries):
-                return None
-            node = node.entries[int(part)]
-        else:
-            fields = node.form._fields if isinstance(node, FormField) else getattr(node, "_fields", {})
-            node = fields.get(part)
-        if node is None:
-            return None
-    return node
-
-
-def apply_errors(form: Any, errors: Mapping[str, str]) -> None:
-    """Put a DomainError's messages beside their fields; unknown keys become form-level errors."""
-    for key, message in errors.items():
-        field = _find_field(form, key)
-        if field is None or isinstance(field, FieldList | FormField):
-            form.form_errors.append(message)
-        else:
-            field.errors = [*field.errors, message]

@@ -19,6 +19,7 @@ from scheduler.departments.models import Location, Topic
 from scheduler.errors import DomainError
 from scheduler.experts.models import Expert
 from scheduler.extensions import db
+from scheduler.forms import apply_domain_error
 from scheduler.schedules import services
 from scheduler.schedules.forms import (
     CHANNEL_LABELS,
@@ -28,7 +29,6 @@ from scheduler.schedules.forms import (
     ReceptionDayForm,
     ReceptionExceptionForm,
     WeeklyForm,
-    apply_errors,
     weekday_names,
 )
 from scheduler.schedules.models import Channel, DateOverride, ReceptionDay, ReceptionException
@@ -128,9 +128,8 @@ def weekly(expert_id: int, channel: str) -> Any:
         try:
             services.set_weekly_availability(db.session, _actor(), expert, chosen, form.weekly_rows())
         except DomainError as exc:
-            apply_errors(form, exc.fields)
+            apply_domain_error(form, exc)
         else:
-            db.session.commit()
             flash(_("Weekly hours saved."), "success")
             return redirect(url_for("schedules.expert", expert_id=expert.id, _anchor=f"weekly-{chosen.value}"))
     return _expert_page(expert, weekly=form, weekly_channel=chosen, status=INVALID)
@@ -149,9 +148,8 @@ def add_override(expert_id: int) -> Any:
                 reason=form.reason.data or "",
             )
         except DomainError as exc:
-            apply_errors(form, exc.fields)
+            apply_domain_error(form, exc)
         else:
-            db.session.commit()
             flash(_("The date override was added."), "success")
             return redirect(url_for("schedules.expert", expert_id=expert.id, _anchor="overrides"))
     return _expert_page(expert, override_form=form, status=INVALID)
@@ -165,7 +163,6 @@ def delete_override(expert_id: int, override_id: int) -> Any:
     if override is None or override.expert_id != expert.id:
         abort(404)
     services.delete_override(db.session, _actor(), override)
-    db.session.commit()
     flash(_("The date override was deleted."), "success")
     return redirect(url_for("schedules.expert", expert_id=expert.id, _anchor="overrides"))
 
@@ -221,7 +218,7 @@ def _save_reception(day: ReceptionDay | None, form: ReceptionDayForm) -> Recepti
             valid_from=form.valid_from.data, valid_to=form.valid_to.data, topics=topics, experts=experts,
         )
     except DomainError as exc:
-        apply_errors(form, exc.fields)
+        apply_domain_error(form, exc)
         return None
 
 
@@ -242,7 +239,6 @@ def new_reception() -> Any:
     form = _reception_form(None)
     saved = _save_reception(None, form)
     if saved is not None:
-        db.session.commit()
         flash(_("The reception day was created."), "success")
         return redirect(url_for("schedules.edit_reception", day_id=saved.id))
     return _reception_page(None, form, status=INVALID if form.is_submitted() else 200)
@@ -255,7 +251,6 @@ def edit_reception(day_id: int) -> Any:
     form = _reception_form(day)
     saved = _save_reception(day, form)
     if saved is not None:
-        db.session.commit()
         flash(_("The reception day was saved."), "success")
         return redirect(url_for("schedules.edit_reception", day_id=day.id))
     return _reception_page(day, form, status=INVALID if form.is_submitted() else 200)
@@ -266,7 +261,6 @@ def edit_reception(day_id: int) -> Any:
 def delete_reception(day_id: int) -> Any:
     day = _managed_reception_day(day_id)
     services.delete_reception_day(db.session, _actor(), day)
-    db.session.commit()
     flash(_("The reception day was deleted."), "success")
     return redirect(url_for("schedules.reception"))
 
@@ -283,9 +277,8 @@ def add_exception(day_id: int) -> Any:
                 starts=form.starts.data, ends=form.ends.data, reason=form.reason.data or "",
             )
         except DomainError as exc:
-            apply_errors(form, exc.fields)
+            apply_domain_error(form, exc)
         else:
-            db.session.commit()
             flash(_("The exception was added."), "success")
             return redirect(url_for("schedules.edit_reception", day_id=day.id, _anchor="exceptions"))
     edit_form = _reception_form(day, formdata=None)
@@ -300,6 +293,5 @@ def delete_exception(day_id: int, exception_id: int) -> Any:
     if exception is None or exception.reception_day_id != day.id:
         abort(404)
     services.delete_reception_exception(db.session, _actor(), exception)
-    db.session.commit()
     flash(_("The exception was deleted."), "success")
     return redirect(url_for("schedules.edit_reception", day_id=day.id, _anchor="exceptions"))

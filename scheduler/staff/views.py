@@ -16,6 +16,7 @@ from scheduler.auth.roles import ALL_STAFF, role_required
 from scheduler.auth.services import create_user
 from scheduler.errors import DomainError
 from scheduler.extensions import db
+from scheduler.forms import apply_domain_error
 from scheduler.mail.models import OutboxMessage, OutboxStatus
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -37,10 +38,8 @@ def users() -> Any:
                         full_name=form.full_name.data or "", role=form.role.data or "",
                         password=form.password.data or "")
         except DomainError as exc:
-            for name, message in exc.fields.items():
-                getattr(form, name).errors.append(message)
+            apply_domain_error(form, exc)
         else:
-            db.session.commit()
             flash(_("The staff account was created."), "success")
             return redirect(url_for("staff.users"))
     people = db.session.scalars(select(User).order_by(User.role, User.full_name)).all()
