@@ -280,11 +280,11 @@ def _object(value: Any) -> Any:
 
 def _consent(value: Any) -> Any:
     if value is not True:
-        raise refuse(CONSENT_REQUIRED())
+        raise refuse(consent_required())
     return value
 
 
-def CONSENT_REQUIRED() -> str:
+def consent_required() -> str:
     return _("The citizen's consent to the processing of personal data is required.")
 
 
@@ -326,7 +326,7 @@ class BookingRequest(BaseModel):
     def missing() -> dict[str, str]:
         """Messages for absent fields that say more than "required"."""
         return {"citizen": _("Give the citizen's details as an object."),
-                "consent_personal_data": CONSENT_REQUIRED()}
+                "consent_personal_data": consent_required()}
 
 
 class RescheduleRequest(BaseModel):
