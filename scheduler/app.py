@@ -130,9 +130,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from booking.api import bp as api_bp
-    from booking.api import register_routes as register_api_routes
+    from booking.analytics import api as stats_api
+    from booking.api import bookings as bookings_api
+    from booking.api import catalogue as catalogue_api
     from booking.api.limits import apply_api_limits
+    from booking.api.plumbing import create_blueprint as create_api_blueprint
     from booking.citizen.routes import bp as citizen_bp
     from scheduler.auth.views import bp as auth_bp
     from scheduler.extensions import csrf
@@ -151,12 +153,10 @@ def register_blueprints(app: Flask) -> None:
     from booking.availability import search_slots
 
     app.extensions["okno.slot_search"] = search_slots
-    # The booking API shows the video room and window, which the video feature knows.
-    from video.rooms import video_info
     from video.tokens import JitsiSettings
 
     JitsiSettings.from_config(app.config)  # half-configured video fails at start-up, not on a join page
-    app.extensions["okno.video_info"] = video_info
+    from booking.tickets import api as tickets_api
     from booking.tickets.views import bp as tickets_bp
     from booking.workspace.views import bp as workspace_bp
     from video.views import bp as video_bp
@@ -172,7 +172,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reception_bp)
     app.register_blueprint(analytics_bp)
     app.register_blueprint(video_bp)
-    register_api_routes()
+    api_bp = create_api_blueprint()  # one /api/v1 for every feature's routes, one rate limit and error shape
+    for feature in (catalogue_api, bookings_api, tickets_api, stats_api):
+        feature.register(api_bp)
     apply_api_limits(api_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # token-less JSON for partners; browser forms never post here

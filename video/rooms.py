@@ -1,19 +1,18 @@
-"""A booking's video room: its name, join window, participants, and what the API shows of it."""
+"""A booking's video room: its name, phase and participants."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from booking.codes import new_video_room
+from booking.consultation_window import Phase, booking_window
 from booking.links import manage_token_for
 from booking.models import Booking, BookingStatus
-from scheduler.schedules.models import Channel
 from video.tokens import Participant, VideoConfigError
-from video.window import JoinWindow, Phase, join_window
 
 # Room names are made where the booking is made (booking.services.hold_slot), which may not
 # import this package; this is the same generator under the name this package uses.
@@ -25,17 +24,6 @@ DISPLAY_NAME_MODES = ("first_name", "full_name", "generic")
 # Russian patronymics (Иванович, Петровна, Ильинична, Ильич) and Turkic ones (оглы, кызы, улы).
 _PATRONYMIC = re.compile(r"(вич|вна|чна|ьич|оглы|кызы|улы)$", re.IGNORECASE)
 _PATRONYMIC_PARTICLES = ("оглы", "кызы", "улы")
-
-
-def has_video(booking: Booking) -> bool:
-    return booking.channel == Channel.VIDEO and bool(booking.video_room)
-
-
-def booking_window(booking: Booking, config: Mapping[str, Any]) -> JoinWindow:
-    """Always the booking's current times: after a reschedule the old window admits nobody."""
-    return join_window(booking.starts_at, booking.ends_at,
-                       opens_before=timedelta(minutes=int(config["VIDEO_OPENS_MINUTES_BEFORE"])),
-                       closes_after=timedelta(minutes=int(config["VIDEO_CLOSES_MINUTES_AFTER"])))
 
 
 def booking_phase(booking: Booking, config: Mapping[str, Any], now: datetime) -> Phase:
@@ -86,20 +74,3 @@ def citizen_join_page_url(booking: Booking, config: Mapping[str, Any]) -> str:
     """The citizen's join page, carrying the manage token like the manage link does."""
     query = urlencode({"token": manage_token_for(booking, config)})
     return f"{config['PUBLIC_BASE_URL']}/video/{booking.code}?{query}"
-
-
-def video_info(booking: Booking, config: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The booking's ``video`` object for the API (null for in-person and cancelled bookings).
-
-    Registered by the composition root as ``app.extensions["okno.video_info"]``.
-    """
-    if not has_video(booking) or booking.status == BookingStatus.CANCELLED:
-        return None
-    window = booking_window(booking, config)
-    zone = booking.topic.department.zone
-    return {
-        "room": booking.video_room,
-        "join_url": citizen_join_page_url(booking, config),
-        "opens_at": window.opens_at.astimezone(zone).isoformat(),
-        "closes_at": window.closes_at.astimezone(zone).isoformat(),
-    }

@@ -30,7 +30,7 @@ from urllib.parse import quote, urlsplit
 
 import jwt
 
-from video.window import JoinWindow, Phase
+from booking.consultation_window import JoinWindow, Phase
 
 JAAS_ISSUER = "chat"
 # Consultations carry personal data: nobody records, streams or transcribes them from a token.

@@ -18,15 +18,15 @@ from sqlalchemy import select
 
 from booking.citizen.access import grant_manage, managed_booking
 from booking.codes import display_code, normalise_code
+from booking.consultation_window import Phase, booking_window, has_video
 from booking.models import Booking
 from scheduler.auth.access import Action, may
 from scheduler.auth.models import Role
 from scheduler.auth.roles import role_required
 from scheduler.db import utcnow
 from scheduler.extensions import db
-from video.rooms import booking_phase, booking_window, citizen_participant, expert_participant, has_video
+from video.rooms import booking_phase, citizen_participant, expert_participant
 from video.tokens import JitsiSettings, Participant, join_url, mint_token, room_url
-from video.window import Phase
 
 bp = Blueprint("video", __name__)
 

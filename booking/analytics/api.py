@@ -2,20 +2,106 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from pydantic import BaseModel, ConfigDict, Field
 
 from booking.analytics.exports import counts_json, figures, rating_json
 from booking.analytics.queries import Dashboard, dashboard
 from booking.analytics.views import BadFilter, parse_filters
-from booking.api import bp
+from booking.api import models as api
 from booking.api.auth import require_partner
 from booking.api.errors import validation_error
+from booking.models import ApplicantType
 from scheduler.db import utcnow
 from scheduler.extensions import db
+from scheduler.openapi import documented
+from scheduler.schedules.models import Channel
+
+Count = Annotated[int, Field(ge=0)]
+Rate = Annotated[float | None, Field(description="a share from 0 to 1; null without a base")]
+
+
+class StatsFigures(BaseModel):
+    made: Count
+    held: Count
+    cancelled: Count
+    no_show: Count
+    walk_ins: Count
+    online: Count
+    in_person: Count
+    individuals: Count
+    legal_entities: Count
+    booked_minutes: Count
+    available_minutes: Count
+    utilisation: float | None = Field(description="booked consultation minutes ÷ experts' available minutes")
+    waits: Count
+    avg_wait_minutes: float | None = Field(description="mean of check-in → call at reception")
+    followups_opened: Count
+    followups_due: Count
+    followups_on_time: Count
+    followups_overdue: Count
+    on_time_rate: Rate
+    confirmation_rate: Rate
+    reopen_rate: Rate
+
+
+class StatsCounts(BaseModel):
+    key: str = Field(description="topic slug, channel, YYYY-MM or YYYY-MM-DD")
+    label: str
+    made: Count
+    held: Count
+    cancelled: Count
+    no_show: Count
+    walk_ins: Count
+    online: Count
+    in_person: Count
+    individuals: Count
+    legal_entities: Count
+
+
+class StatsRating(BaseModel):
+    department: str = Field(description="department slug")
+    day: date | None = Field(description="YYYY-MM-DD; null for the whole period")
+    due: Count
+    answered: Count
+    answered_on_time: Count
+    overdue: Count
+    on_time_rate: Rate
+    avg_answer_hours: float | None = Field(description="in working hours")
+    confirmation_rate: Rate
+    reopen_rate: Rate
+
+
+class Stats(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+    filters: dict[str, str | None]
+    summary: StatsFigures
+    previous_year: StatsFigures
+    by_topic: list[StatsCounts]
+    by_channel: list[StatsCounts]
+    by_month: list[StatsCounts]
+    by_day: list[StatsCounts]
+    rating: list[StatsRating]
+    rating_daily: list[StatsRating]
+
+
+class StatsQuery(BaseModel):
+    """Parsed by the dashboard's own filter reader (booking.analytics.views.parse_filters), shared with the page."""
+
+    first: date | None = Field(default=None, alias="from")
+    last: date | None = Field(default=None, alias="to")
+    department: str | None = Field(default=None, description="department slug")
+    topic: str | None = Field(default=None, description="topic slug")
+    channel: Channel | None = None
+    applicant_type: ApplicantType | None = None
+    location: str | None = Field(default=None, description="office (location) slug")
 
 
 def stats_json(board: Dashboard, args: Any) -> dict[str, Any]:
@@ -31,8 +117,18 @@ def stats_json(board: Dashboard, args: Any) -> dict[str, Any]:
     }
 
 
-@bp.route("/stats")
+@documented({200: (Stats, "The figures"), 401: (api.Error, "No valid API key"),
+             422: (api.Error, "Invalid parameters, by field"), 429: (api.Error, "Too many requests")},
+            query=StatsQuery, security=[{"partnerKey": []}])
 def stats() -> ResponseReturnValue:
+    """Analytics: bookings, channels, topics, waits, utilisation and follow-up deadlines
+
+    The supervisors' dashboard figures for a period of local dates (inclusive; each department's
+    time zone), with the same dates a year earlier and the department rating. Bookings count on
+    the consultation's date; pending holds are not counted. Follow-up deadline figures count on
+    the due date and follow the department, topic and channel filters. At most 366 days; `to`
+    defaults to today, `from` to 30 days before `to`.
+    """
     require_partner()
     try:
         choices = parse_filters(request.args, None, utcnow().date())
@@ -43,99 +139,5 @@ def stats() -> ResponseReturnValue:
     return response
 
 
-# --- the OpenAPI description (merged into booking.api.openapi) ---------------------------------------
-
-_INT = {"type": "integer", "minimum": 0}
-_RATE = {"type": ["number", "null"], "description": "a share from 0 to 1; null without a base"}
-_COUNT_KEYS = ("made", "held", "cancelled", "no_show", "walk_ins", "online", "in_person", "individuals",
-               "legal_entities")
-
-STATS_SCHEMAS: dict[str, Any] = {
-    "StatsFigures": {
-        "type": "object",
-        "required": [*_COUNT_KEYS, "booked_minutes", "available_minutes", "utilisation", "waits", "avg_wait_minutes",
-                     "followups_opened", "followups_due", "followups_on_time", "followups_overdue", "on_time_rate",
-                     "confirmation_rate", "reopen_rate"],
-        "properties": {
-            **{key: _INT for key in _COUNT_KEYS},
-            "booked_minutes": _INT, "available_minutes": _INT,
-            "utilisation": {**_RATE, "description": "booked consultation minutes ÷ experts' available minutes"},
-            "waits": _INT, "avg_wait_minutes": {"type": ["number", "null"],
-                                                "description": "mean of check-in → call at reception"},
-            "followups_opened": _INT, "followups_due": _INT, "followups_on_time": _INT, "followups_overdue": _INT,
-            "on_time_rate": _RATE, "confirmation_rate": _RATE, "reopen_rate": _RATE,
-        },
-    },
-    "StatsCounts": {
-        "type": "object",
-        "required": ["key", "label", *_COUNT_KEYS],
-        "properties": {"key": {"type": "string", "description": "topic slug, channel, YYYY-MM or YYYY-MM-DD"},
-                       "label": {"type": "string"}, **{key: _INT for key in _COUNT_KEYS}},
-    },
-    "StatsRating": {
-        "type": "object",
-        "required": ["department", "day", "due", "answered", "answered_on_time", "overdue", "on_time_rate",
-                     "avg_answer_hours", "confirmation_rate", "reopen_rate"],
-        "properties": {
-            "department": {"type": "string", "description": "department slug"},
-            "day": {"type": ["string", "null"], "description": "YYYY-MM-DD; null for the whole period"},
-            "due": _INT, "answered": _INT, "answered_on_time": _INT, "overdue": _INT, "on_time_rate": _RATE,
-            "avg_answer_hours": {"type": ["number", "null"], "description": "in working hours"},
-            "confirmation_rate": _RATE, "reopen_rate": _RATE,
-        },
-    },
-    "Stats": {
-        "type": "object",
-        "required": ["from", "to", "filters", "summary", "previous_year", "by_topic", "by_channel", "by_month",
-                     "by_day", "rating", "rating_daily"],
-        "properties": {
-            "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
-            "filters": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
-            "summary": {"$ref": "#/components/schemas/StatsFigures"},
-            "previous_year": {"$ref": "#/components/schemas/StatsFigures"},
-            **{name: {"type": "array", "items": {"$ref": "#/components/schemas/StatsCounts"}}
-               for name in ("by_topic", "by_channel", "by_month", "by_day")},
-            "rating": {"type": "array", "items": {"$ref": "#/components/schemas/StatsRating"}},
-            "rating_daily": {"type": "array", "items": {"$ref": "#/components/schemas/StatsRating"}},
-        },
-    },
-}
-
-STATS_PATHS: dict[str, Any] = {
-    "/api/v1/stats": {
-        "get": {
-            "summary": "Analytics: bookings, channels, topics, waits, utilisation and follow-up deadlines",
-            "description": "The supervisors' dashboard figures for a period of local dates (inclusive; each "
-                           "department's time zone), with the same dates a year earlier and the department "
-                           "rating. Bookings count on the consultation's date; pending holds are not counted. "
-                           "Follow-up deadline figures count on the due date and follow the department, topic "
-                           "and channel filters. At most 366 days; `to` defaults to today, `from` to 30 days "
-                           "before `to`.",
-            "security": [{"partnerKey": []}],
-            "parameters": [
-                {"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
-                {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
-                {"name": "department", "in": "query", "required": False, "schema": {"type": "string"},
-                 "description": "department slug"},
-                {"name": "topic", "in": "query", "required": False, "schema": {"type": "string"},
-                 "description": "topic slug"},
-                {"name": "channel", "in": "query", "required": False,
-                 "schema": {"type": "string", "enum": ["video", "in_person"]}},
-                {"name": "applicant_type", "in": "query", "required": False,
-                 "schema": {"type": "string", "enum": ["individual", "legal_entity"]}},
-                {"name": "location", "in": "query", "required": False, "schema": {"type": "string"},
-                 "description": "office (location) slug"},
-            ],
-            "responses": {
-                "200": {"description": "The figures", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Stats"}}}},
-                "401": {"description": "No valid API key", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Error"}}}},
-                "422": {"description": "Invalid parameters, by field", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Error"}}}},
-                "429": {"description": "Too many requests", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Error"}}}},
-            },
-        }
-    },
-}
+def register(bp: Blueprint) -> None:
+    bp.add_url_rule("/stats", view_func=stats)

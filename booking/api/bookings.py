@@ -9,164 +9,94 @@ codes cannot be probed. Nothing here logs keys, tokens or personal data.
 
 from __future__ import annotations
 
-import json
-import re
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
-from werkzeug.exceptions import RequestEntityTooLarge
 
-from booking.api import bp
+from booking.api import models as api
 from booking.api.auth import Unauthorized, reject_bad_credentials, require_partner
-from booking.api.catalogue import find_topic, slot_json
-from booking.api.errors import APIError, not_found, validation_error
-from booking.api.serializers import booking_json
-from booking.citizens import validate_citizen, validate_question
+from booking.api.catalogue import find_topic
+from booking.api.errors import citizen_paths, not_found, validation_error
+from booking.api.plumbing import CODE_RE, TOKEN_MAX, json_body, json_response, parse, parse_or_422
+from booking.citizens import CitizenDetails, validate_citizen, validate_question
 from booking.codes import normalise_code, tokens_match
 from booking.ical import invitation
 from booking.models import Booking
 from booking.notifications import send_cancelled, send_confirmed, send_rescheduled
-from booking.services import (
-    BookingPolicy,
-    LimitReached,
-    SlotTaken,
-    cancel_booking,
-    confirm_booking,
-    hold_slot,
-    reschedule_booking,
-)
+from booking.services import BookingPolicy, cancel_booking, confirm_booking, hold_slot, reschedule_booking
 from scheduler.audit import Actor
 from scheduler.db import utcnow
+from scheduler.departments.models import Topic
 from scheduler.errors import DomainError
 from scheduler.extensions import db
-
-MAX_BODY_BYTES = 64 * 1024
-MAX_STRING = 10_000  # any single value; the real limits per field are tighter and checked by the rules
-MAX_AHEAD = timedelta(days=5 * 366)  # far beyond any topic's horizon, well inside datetime's range
-MAX_ID = 2**31 - 1
-TOKEN_MAX = 200
-CODE_RE = re.compile(r"[A-Z0-9]{1,16}")
-CITIZEN_FIELDS = ("name", "email", "phone", "applicant_type", "organisation", "inn")
-CHANNELS = ("video", "in_person")
+from scheduler.openapi import documented
+from scheduler.schedules.models import Channel
 
 # The audit log names the actor's kind only: a citizen's name or email is personal data.
 CITIZEN = Actor("citizen", None, "citizen")
 
-
-# --- reading the body ------------------------------------------------------------------------
-
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, or 400 for anything else (malformed, too large, not an object)."""
-    request.max_content_length = MAX_BODY_BYTES
-    try:
-        raw = request.get_data(cache=True)
-    except RequestEntityTooLarge:
-        raise APIError(400, "bad_request", _("The request body is too large.")) from None
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise APIError(400, "bad_request", _("The request body is not valid JSON.")) from None
-    if not isinstance(data, dict):
-        raise APIError(400, "bad_request", _("The request body must be a JSON object.")) from None
-    return data
+PARTNER_ONLY = [{"partnerKey": []}]
+KEY_OR_TOKEN = [{"partnerKey": []}, {"manageToken": []}]
+CODE = {"code": "the booking code; case, spaces and dashes are ignored"}
+ACCESS = ("A partner key sees only the bookings it created; the manage token (`?token=`) opens its own booking. "
+          "Anything else is a 404, whether or not the booking exists.")
+BOOKING = (api.Booking, "The booking")
+NO_CREDENTIALS = (api.Error, "Neither a partner key nor a token was given, or the key is wrong or revoked")
+UNKNOWN = (api.Error, "No such booking for these credentials")
+TOO_MANY = (api.Error, "Too many requests (`rate_limited`, with a Retry-After header); per key for partners")
+BAD_BODY = (api.Error, "`bad_request`: the body is not a JSON object, or larger than 64 KiB")
 
 
-def _acceptable(value: str) -> bool:
-    """Text a database can store: no NUL characters, no lone surrogates."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+@dataclass(frozen=True)
+class BookingOrder:
+    """A booking request that passed every check: what ``hold_slot`` needs."""
+
+    topic: Topic
+    channel: str
+    start: datetime
+    expert_id: int | None
+    citizen: CitizenDetails
+    question: str
 
 
-def text_field(data: dict[str, Any], key: str, path: str, errors: dict[str, str], *,
-               required: bool = True) -> str | None:
-    """A string value; missing (or null) gives "" when optional. None when there is an error."""
-    value = data.get(key)
-    if value is None:
-        if required:
-            errors[path] = _("This field is required.")
-            return None
-        return ""
-    if not isinstance(value, str):
-        errors[path] = _("Must be a string.")
-        return None
-    if len(value) > MAX_STRING:
-        errors[path] = _("The value is too long.")
-        return None
-    if not _acceptable(value):
-        errors[path] = _("The value contains characters that are not allowed.")
-        return None
-    return value
+def booking_order(data: dict[str, Any], now: datetime) -> BookingOrder:
+    """The body checked against the declared model, then by the domain's rules, every problem at once."""
+    parsed, errors = parse(api.BookingRequest, data, {"now": now}, api.BookingRequest.missing())
+    slug = api.lenient_text(data.get("topic")).strip()
+    topic = find_topic(slug) if slug else None
+    if topic is None:
+        errors.setdefault("topic", _("There is no such topic."))
+    elif data.get("channel") in tuple(Channel) and data["channel"] not in topic.channels:
+        errors.setdefault("channel", _("This topic is not offered on this channel."))
 
+    citizen = None
+    raw = data.get("citizen")
+    if isinstance(raw, dict):
+        try:
+            citizen = validate_citizen(
+                **{name: api.lenient_text(raw.get(name)) for name in api.CitizenRequest.model_fields},
+                allowed_types=topic.applicant_types if topic is not None else None,
+                check_deliverability=bool(current_app.config.get("EMAIL_CHECK_DELIVERABILITY")),
+            )
+        except DomainError as exc:
+            for path, message in citizen_paths(exc.fields).items():
+                errors.setdefault(path, message)  # a wrong type was reported already
+    question = None
+    if "question" not in errors:
+        try:
+            question = validate_question(api.lenient_text(data.get("question")))
+        except DomainError as exc:
+            errors.update(exc.fields)
 
-def start_field(data: dict[str, Any], errors: dict[str, str], now: datetime) -> datetime | None:
-    raw = text_field(data, "start", "start", errors)
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        errors["start"] = _("Use an ISO 8601 instant with its offset, for example 2026-12-01T10:00:00+03:00.")
-        return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        errors["start"] = _("Give the time with its UTC offset.")
-        return None
-    try:
-        value.astimezone(now.tzinfo)
-    except (OverflowError, ValueError):
-        errors["start"] = _("This time is out of range.")
-        return None
-    if value <= now:
-        errors["start"] = _("This time has already passed.")
-        return None
-    if value > now + MAX_AHEAD:
-        errors["start"] = _("This time is too far ahead.")
-        return None
-    return value
-
-
-def expert_field(data: dict[str, Any], errors: dict[str, str]) -> int | None:
-    value = data.get("expert")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        errors["expert"] = _("Use the expert's id, a positive whole number.")
-        return None
-    return value
-
-
-def _prefixed(fields: dict[str, str], prefix: str, names: tuple[str, ...]) -> dict[str, str]:
-    return {f"{prefix}{name}" if name in names else name: message for name, message in fields.items()}
-
-
-def domain_error(exc: DomainError) -> APIError:
-    """A service's refusal in the contract's terms (fields named by their path in the body)."""
-    if exc.code == "conflict":
-        return APIError(409, "conflict", next(iter(exc.fields.values()), _("Conflict.")))
-    return validation_error(_prefixed(exc.fields, "citizen.", CITIZEN_FIELDS))
-
-
-def slot_taken(exc: SlotTaken) -> APIError:
-    """409 with the nearest free slots; the caller has rolled back, so no lock is held meanwhile."""
-    return APIError(409, "slot_taken", _("This time has just been taken. Choose another one."),
-                    alternatives=[slot_json(s) for s in exc.find_alternatives(db.session)])
-
-
-def booking_response(booking: Booking, status: int = 200) -> ResponseReturnValue:
-    response = jsonify(booking_json(booking, current_app.config))
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"  # personal data and the manage link
-    if status == 201:
-        response.headers["Location"] = f"/api/v1/bookings/{booking.code}"
-    return response
+    if errors or parsed is None:
+        raise validation_error(errors)
+    assert topic is not None and citizen is not None and question is not None
+    return BookingOrder(topic, parsed.channel.value, parsed.start, parsed.expert, citizen, question)
 
 
 # --- finding a booking ---------------------------------------------------------------------------
@@ -190,130 +120,107 @@ def authorised_booking(code: str) -> tuple[Booking, Actor]:
     raise not_found(_("There is no such booking."))
 
 
+def booking_response(booking: Booking, status: int = 200) -> ResponseReturnValue:
+    location = f"/api/v1/bookings/{booking.code}" if status == 201 else None
+    return json_response(api.Booking.of(booking, current_app.config), status, location)
+
+
 # --- endpoints -----------------------------------------------------------------------------------
 
-@bp.route("/bookings", methods=["POST"])
+@documented({
+    201: (api.Booking, "The confirmed booking (its address in the Location header)"),
+    400: BAD_BODY,
+    401: (api.Error, "`unauthorized`: no partner key, or a wrong or revoked one"),
+    409: (api.Error, "`slot_taken` (with `alternatives`, the nearest free slots) or `limit_reached` "
+                     "(the citizen has as many active bookings on this topic as allowed)"),
+    422: (api.Error, "`validation`: `fields` by path in the body, e.g. `citizen.phone`, `start`, "
+                     "`consent_personal_data`; an unknown topic is reported on `topic`"),
+    429: TOO_MANY,
+}, json=api.BookingRequest, security=PARTNER_ONLY)
 def create_booking() -> ResponseReturnValue:
+    """Book a consultation for a citizen (confirmed at once)
+
+    The partner has verified the citizen, so the booking is confirmed immediately and the
+    citizen is emailed the confirmation with the calendar invitation.
+    """
     partner = require_partner()
-    data = json_body()
     now = utcnow()
-    errors: dict[str, str] = {}
-
-    slug = text_field(data, "topic", "topic", errors)
-    topic = None
-    if slug is not None:
-        topic = find_topic(slug.strip()) if slug.strip() else None
-        if topic is None:
-            errors["topic"] = _("There is no such topic.")
-    channel = text_field(data, "channel", "channel", errors)
-    if channel is not None and channel not in CHANNELS:
-        errors["channel"] = _("Use video or in_person.")
-    elif channel is not None and topic is not None and channel not in topic.channels:
-        errors["channel"] = _("This topic is not offered on this channel.")
-    start = start_field(data, errors, now)
-    expert_id = expert_field(data, errors)
-    if data.get("consent_personal_data") is not True:
-        errors["consent_personal_data"] = _("The citizen's consent to the processing of personal data is required.")
-
-    citizen = None
-    raw_citizen = data.get("citizen")
-    if not isinstance(raw_citizen, dict):
-        errors["citizen"] = _("Give the citizen's details as an object.")
-    else:
-        values = {name: text_field(raw_citizen, name, f"citizen.{name}", errors, required=False)
-                  for name in CITIZEN_FIELDS}
-        try:
-            citizen = validate_citizen(
-                **{k: v or "" for k, v in values.items()},
-                allowed_types=topic.applicant_types if topic is not None else None,
-                check_deliverability=bool(current_app.config.get("EMAIL_CHECK_DELIVERABILITY")),
-            )
-        except DomainError as exc:
-            for path, message in _prefixed(exc.fields, "citizen.", CITIZEN_FIELDS).items():
-                errors.setdefault(path, message)  # a wrong type was reported already
-
-    question = text_field(data, "question", "question", errors, required=False)
-    if question is not None:
-        try:
-            question = validate_question(question)
-        except DomainError as exc:
-            errors.update(exc.fields)
-
-    if errors:
-        raise validation_error(errors)
-    assert topic is not None and channel is not None and start is not None and citizen is not None
-    assert question is not None
-
-    policy = BookingPolicy.from_config(current_app.config)
-    try:
-        held = hold_slot(db.session, topic=topic, channel=channel, start=start, citizen=citizen, question=question,
-                         now=now, policy=policy, actor=partner.actor, expert_id=expert_id, source="api",
-                         partner_key_id=partner.id)
-    except SlotTaken as exc:
-        db.session.rollback()
-        raise slot_taken(exc) from None
-    except LimitReached as exc:
-        db.session.rollback()
-        raise APIError(409, "limit_reached", next(iter(exc.fields.values()))) from None
-    except DomainError as exc:
-        db.session.rollback()
-        raise domain_error(exc) from None
-    booking = held.booking
-    confirm_booking(db.session, booking, now, partner.actor)
-    send_confirmed(db.session, booking, current_app.config, now)
-    db.session.commit()
-    return booking_response(booking, 201)
+    order = booking_order(json_body(), now)
+    held = hold_slot(db.session, topic=order.topic, channel=order.channel, start=order.start, citizen=order.citizen,
+                     question=order.question, now=now, policy=BookingPolicy.from_config(current_app.config),
+                     actor=partner.actor, expert_id=order.expert_id, source="api", partner_key_id=partner.id)
+    confirm_booking(db.session, held.booking, now, partner.actor)
+    send_confirmed(db.session, held.booking, current_app.config, now)
+    return booking_response(held.booking, 201)
 
 
-@bp.route("/bookings/<code>")
+@documented({200: BOOKING, 401: NO_CREDENTIALS, 404: UNKNOWN, 429: TOO_MANY},
+            security=KEY_OR_TOKEN, path_parameter_descriptions=CODE)
 def get_booking(code: str) -> ResponseReturnValue:
+    """A booking
+
+    A partner key sees only the bookings it created; the manage token (`?token=`) opens its own
+    booking. Anything else is a 404, whether or not the booking exists.
+    """
     booking, _actor = authorised_booking(code)
     return booking_response(booking)
 
 
-@bp.route("/bookings/<code>/cancel", methods=["POST"])
+@documented({
+    200: (api.Booking, "The booking, now with status `cancelled`"), 401: NO_CREDENTIALS, 404: UNKNOWN,
+    409: (api.Error, "`conflict`: already cancelled, or no longer cancellable (started, completed...)"),
+    429: TOO_MANY,
+}, security=KEY_OR_TOKEN, path_parameter_descriptions=CODE)
 def cancel(code: str) -> ResponseReturnValue:
+    """Cancel a booking
+
+    The citizen is emailed the cancellation. No body is needed. A partner key reaches only the
+    bookings it created; the manage token (`?token=`) its own booking; anything else is a 404.
+    """
     booking, actor = authorised_booking(code)
     now = utcnow()
-    try:
-        cancel_booking(db.session, booking, now, actor)
-    except DomainError as exc:
-        db.session.rollback()
-        raise domain_error(exc) from None
+    cancel_booking(db.session, booking, now, actor)
     send_cancelled(db.session, booking, current_app.config, now)
-    db.session.commit()
     return booking_response(booking)
 
 
-@bp.route("/bookings/<code>/reschedule", methods=["POST"])
+@documented({
+    200: (api.Booking, "The booking at its new time"), 400: BAD_BODY, 401: NO_CREDENTIALS, 404: UNKNOWN,
+    409: (api.Error, "`slot_taken` (with `alternatives`), or `conflict`: the booking is not confirmed or has "
+                     "already started"),
+    422: (api.Error, "`validation`: `fields.start` or `fields.expert`"), 429: TOO_MANY,
+}, json=api.RescheduleRequest, security=KEY_OR_TOKEN, path_parameter_descriptions=CODE)
 def reschedule(code: str) -> ResponseReturnValue:
+    """Move a confirmed booking to another free time (same code, topic and channel)
+
+    The citizen is emailed the updated invitation. A partner key reaches only the bookings it
+    created; the manage token (`?token=`) its own booking; anything else is a 404.
+    """
     booking, actor = authorised_booking(code)
-    data = json_body()
     now = utcnow()
-    errors: dict[str, str] = {}
-    start = start_field(data, errors, now)
-    expert_id = expert_field(data, errors)
-    if errors:
-        raise validation_error(errors)
-    assert start is not None
-    try:
-        reschedule_booking(db.session, booking, start, now, actor, expert_id=expert_id)
-    except SlotTaken as exc:
-        db.session.rollback()
-        raise slot_taken(exc) from None
-    except DomainError as exc:
-        db.session.rollback()
-        raise domain_error(exc) from None
+    moved = parse_or_422(api.RescheduleRequest, json_body(), {"now": now})
+    reschedule_booking(db.session, booking, moved.start, now, actor, expert_id=moved.expert)
     send_rescheduled(db.session, booking, current_app.config, now)
-    db.session.commit()
     return booking_response(booking)
 
 
-@bp.route("/bookings/<code>/invite.ics")
+@documented({200: (None, "iCalendar (RFC 5545), text/calendar: METHOD:REQUEST, or METHOD:CANCEL once "
+                         "cancelled; SEQUENCE grows with every change"),
+             401: NO_CREDENTIALS, 404: UNKNOWN, 429: TOO_MANY},
+            security=KEY_OR_TOKEN, path_parameter_descriptions=CODE)
 def invite(code: str) -> ResponseReturnValue:
+    """The booking's calendar invitation"""
     booking, _actor = authorised_booking(code)
     data = invitation(booking, current_app.config, utcnow())
     response = Response(data, content_type="text/calendar; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="okno-{booking.code}.ics"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def register(bp: Blueprint) -> None:
+    bp.add_url_rule("/bookings", view_func=create_booking, methods=["POST"])
+    bp.add_url_rule("/bookings/<code>", view_func=get_booking)
+    bp.add_url_rule("/bookings/<code>/cancel", view_func=cancel, methods=["POST"])
+    bp.add_url_rule("/bookings/<code>/reschedule", view_func=reschedule, methods=["POST"])
+    bp.add_url_rule("/bookings/<code>/invite.ics", view_func=invite)

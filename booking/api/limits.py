@@ -12,12 +12,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 from flask_limiter.util import get_remote_address
 
+from booking.api.auth import current_partner
 from scheduler.extensions import limiter
 
 
 def _partner_id() -> int | None:
-    from booking.api.auth import current_partner
-
     partner = current_partner()
     return partner.id if partner is not None else None
 
@@ -43,7 +42,4 @@ def api_limit() -> str:
 
 
 def apply_api_limits(bp: Blueprint) -> None:
-    if getattr(bp, "_okno_limited", False):
-        return
     limiter.limit(api_limit, key_func=rate_limit_key)(bp)
-    bp._okno_limited = True  # type: ignore[attr-defined]

@@ -13,13 +13,12 @@ import pytest
 from babel.numbers import format_decimal, format_percent
 
 from booking.analytics.exports import FIGURES
-from booking.api.openapi import document
 from booking.apikeys import create_key
 from scheduler.audit import Actor
 from scheduler.auth.models import Role
 from tests.analytics_fixtures import EXPECTED, FIRST, LAST, Dataset, seed_dataset
 from tests.helpers import login, make_user
-from tests.web.test_openapi import problems
+from tests.web.test_openapi import document, problems
 
 PERIOD = f"from={FIRST.isoformat()}&to={LAST.isoformat()}"
 

@@ -28,7 +28,6 @@ from tests.booking_fixtures import bookable_setup
 from tests.helpers import login, make_user
 from tests.unit.video.jwtcheck import clock_at, decode_at, new_rsa_pem, public_key_of
 from tests.web.test_openapi import assert_documented
-from video.rooms import video_info
 
 SECRET = "video-secret-" + "x" * 40
 CITIZEN = {"name": "Анна Петровна Смирнова", "email": "anna.smirnova@example.org", "phone": "+7 912 345-67-89",
@@ -40,13 +39,12 @@ LINK_RE = re.compile(r'id="video-link"[^>]*href="([^"]+)"|href="([^"]+)"[^>]*id=
 
 @pytest.fixture
 def video(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    """Token authentication on (HS256), and the API hook the composition root registers."""
+    """Token authentication on (HS256)."""
     for key, value in {"JITSI_URL": "https://meet.example.org", "JITSI_APP_ID": "okno", "JITSI_APP_SECRET": SECRET,
                        "JITSI_PRIVATE_KEY_FILE": "", "JITSI_KEY_ID": "", "JITSI_AUDIENCE": "jitsi",
                        "VIDEO_OPENS_MINUTES_BEFORE": 10, "VIDEO_CLOSES_MINUTES_AFTER": 30,
                        "VIDEO_CITIZEN_DISPLAY_NAME": "first_name"}.items():
         monkeypatch.setitem(app.config, key, value)
-    monkeypatch.setitem(app.extensions, "okno.video_info", video_info)
     return app
 
 

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 import jwt
 import pytest
 
+from booking.consultation_window import join_window
 from tests.unit.video.jwtcheck import clock_at, decode_at, public_key_of
 from video.tokens import (
     JitsiSettings,
@@ -22,7 +23,6 @@ from video.tokens import (
     mint_token,
     room_url,
 )
-from video.window import join_window
 
 ROOM = "k3q9z0abcdefghijklmnopqrst"
 START = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from video.window import Phase, join_window
+from booking.consultation_window import Phase, join_window
 
 START = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 END = START + timedelta(minutes=30)

@@ -1,10 +1,15 @@
-"""The join window: when a consultation's video room admits its participants."""
+"""The join window: when a consultation's video room admits its participants (a rule about the consultation)."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from booking.models import Booking
+from scheduler.schedules.models import Channel
 
 
 class Phase(enum.StrEnum):
@@ -39,3 +44,14 @@ def join_window(starts_at: datetime, ends_at: datetime, *, opens_before: timedel
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise ValueError("appointment times must carry their UTC offset")
     return JoinWindow(opens_at=starts_at - opens_before, closes_at=ends_at + closes_after)
+
+
+def has_video(booking: Booking) -> bool:
+    return booking.channel == Channel.VIDEO and bool(booking.video_room)
+
+
+def booking_window(booking: Booking, config: Mapping[str, Any]) -> JoinWindow:
+    """Always the booking's current times: after a reschedule the old window admits nobody."""
+    return join_window(booking.starts_at, booking.ends_at,
+                       opens_before=timedelta(minutes=int(config["VIDEO_OPENS_MINUTES_BEFORE"])),
+                       closes_after=timedelta(minutes=int(config["VIDEO_CLOSES_MINUTES_AFTER"])))
