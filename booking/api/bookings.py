@@ -60,6 +60,7 @@ class BookingOrder:
     channel: str
     start: datetime
     expert_id: int | None
+    location_id: int | None
     citizen: CitizenDetails
     question: str
 
@@ -96,7 +97,7 @@ def booking_order(data: dict[str, Any], now: datetime) -> BookingOrder:
     if errors or parsed is None:
         raise validation_error(errors)
     assert topic is not None and citizen is not None and question is not None
-    return BookingOrder(topic, parsed.channel.value, parsed.start, parsed.expert, citizen, question)
+    return BookingOrder(topic, parsed.channel.value, parsed.start, parsed.expert, parsed.location, citizen, question)
 
 
 # --- finding a booking ---------------------------------------------------------------------------
@@ -148,7 +149,8 @@ def create_booking() -> ResponseReturnValue:
     order = booking_order(json_body(), now)
     held = hold_slot(db.session, topic=order.topic, channel=order.channel, start=order.start, citizen=order.citizen,
                      question=order.question, now=now, policy=BookingPolicy.from_config(current_app.config),
-                     actor=partner.actor, expert_id=order.expert_id, source="api", partner_key_id=partner.id)
+                     actor=partner.actor, expert_id=order.expert_id, source="api", partner_key_id=partner.id,
+                     location_id=order.location_id)
     confirm_booking(db.session, held.booking, now, partner.actor)
     send_confirmed(db.session, held.booking, current_app.config, now)
     return booking_response(held.booking, 201)
@@ -199,7 +201,8 @@ def reschedule(code: str) -> ResponseReturnValue:
     booking, actor = authorised_booking(code)
     now = utcnow()
     moved = parse_or_422(api.RescheduleRequest, json_body(), {"now": now})
-    reschedule_booking(db.session, booking, moved.start, now, actor, expert_id=moved.expert)
+    reschedule_booking(db.session, booking, moved.start, now, actor, expert_id=moved.expert,
+                       location_id=moved.location)
     send_rescheduled(db.session, booking, current_app.config, now)
     return booking_response(booking)
 

@@ -264,12 +264,20 @@ def _start(value: Any, info: ValidationInfo) -> datetime:
     return start
 
 
-def _expert_id(value: Any) -> int | None:
+def _record_id(value: Any, message: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise refuse(_("Use the expert's id, a positive whole number."))
+        raise refuse(message)
     return value
+
+
+def _expert_id(value: Any) -> int | None:
+    return _record_id(value, _("Use the expert's id, a positive whole number."))
+
+
+def _location_id(value: Any) -> int | None:
+    return _record_id(value, _("Use the office's id, a positive whole number."))
 
 
 def _object(value: Any) -> Any:
@@ -292,6 +300,10 @@ ChannelField = Annotated[Channel, BeforeValidator(_channel)]
 Start = Annotated[datetime, BeforeValidator(_start)]
 ExpertId = Annotated[int | None, BeforeValidator(_expert_id),
                      WithJsonSchema({"type": "integer", "minimum": 1})]
+LocationId = Annotated[int | None, BeforeValidator(_location_id),
+                       WithJsonSchema({"type": "integer", "minimum": 1})]
+LOCATION_DESCRIPTION = ("in person: the office's id, as /slots gives it (`location.id`); the booking is made at "
+                        "that office or refused with `slot_taken`. Without it the first free office is taken")
 
 
 class CitizenRequest(BaseModel):
@@ -315,6 +327,7 @@ class BookingRequest(BaseModel):
     start: Start = Field(description="the start of a free slot, as /slots gives it; must be in the future")
     expert: ExpertId = Field(default=None, **NOT_NULL,
                              description="an expert's id; without it the first free expert at that time is taken")
+    location: LocationId = Field(default=None, **NOT_NULL, description=LOCATION_DESCRIPTION)
     citizen: Annotated[CitizenRequest, BeforeValidator(_object)]
     question: OptionalText = Field(default="", **without_default(minLength=QUESTION_MIN, maxLength=QUESTION_MAX))
     consent_personal_data: Annotated[Literal[True], BeforeValidator(_consent)]
@@ -333,6 +346,7 @@ class RescheduleRequest(BaseModel):
     start: Start = Field(description="the start of a free slot of the same topic and channel")
     expert: ExpertId = Field(default=None, description="an expert's id; without it the same expert is preferred",
                              **NOT_NULL)
+    location: LocationId = Field(default=None, **NOT_NULL, description=LOCATION_DESCRIPTION)
 
 
 def _date(value: Any) -> date:

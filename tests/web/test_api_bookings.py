@@ -21,7 +21,7 @@ from booking.models import ApiKey, Booking, BookingStatus
 from scheduler.audit import Actor, AuditEntry
 from scheduler.mail.models import OutboxMessage
 from scheduler.schedules.models import Channel
-from tests.booking_fixtures import bookable_setup
+from tests.booking_fixtures import bookable_setup, two_office_setup
 from tests.factories import add_reception_day, add_weekly, make_expert, make_location
 from tests.web.test_openapi import assert_documented
 
@@ -264,6 +264,9 @@ INVALID = [
     ("expert", 0, "expert"),
     ("expert", 2**40, "expert"),
     ("expert", 1.5, "expert"),
+    ("location", "1", "location"),
+    ("location", 0, "location"),
+    ("location", 2**40, "location"),
     ("consent_personal_data", DELETE, "consent_personal_data"),
     ("consent_personal_data", False, "consent_personal_data"),
     ("consent_personal_data", "yes", "consent_personal_data"),
@@ -610,3 +613,32 @@ def test_random_bodies_never_break_the_api(client: Any, setup: Any, key: str, to
     moved = post_action(client, to_move["code"], "reschedule", headers=bearer(key),
                         json=data.draw(st.one_of(JSON_VALUES, reschedule)))
     assert moved.status_code in (200, 400, 409, 422), moved.get_json()
+
+
+def test_the_office_given_is_the_office_booked_and_moved_to(client: Any, session: Any, key: str) -> None:
+    """An in-person booking names its office; the API books there or answers slot_taken, never elsewhere."""
+    setup, (first, second) = two_office_setup(session)
+    body = {**booking_body(setup, 10, channel="in_person"), "location": second.id}
+    created = book(client, key, setup, 10, channel="in_person", location=second.id)
+    assert created["location"]["id"] == second.id
+
+    # One seat is left at 10:00, at the second office only: the expert cannot be in the first one too.
+    taken = post_booking(client, key, {**body, "location": first.id, "citizen": other_citizen(1)})
+    assert taken.status_code == 409 and taken.get_json()["error"] == "slot_taken"
+    assert {a["location"]["id"] for a in taken.get_json()["alternatives"]} == {first.id}
+    assert session.scalar(select(Booking.location_id).where(Booking.code == created["code"])) == second.id
+
+    moved = client.post(ITEM.format(code=created["code"]) + "/reschedule", headers=bearer(key),
+                        json={"start": setup.at(9, 0).isoformat(), "location": first.id})
+    assert_documented(moved, "POST", "/api/v1/bookings/{code}/reschedule")
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["location"]["id"] == first.id
+
+
+def test_an_office_for_a_video_booking_or_an_unknown_office_is_a_validation_error(client: Any, session: Any,
+                                                                                   setup: Any, key: str) -> None:
+    office = make_location(session, setup.department)
+    for location in (10**6, office.id):
+        response = post_booking(client, key, booking_body(setup, location=location))
+        assert response.status_code == 422, response.get_json()
+        assert set(response.get_json()["fields"]) == {"location"}
