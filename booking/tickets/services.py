@@ -15,8 +15,6 @@ Rules kept here so that the staff pages, the citizen's page, the API and the per
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -29,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from booking.codes import new_salt, token_hash
+from booking.codes import derived_token, new_salt, token_hash
 from booking.models import Booking, BookingStatus, Outcome
 from booking.tickets.models import AWAITING_ANSWER, Ticket, TicketCounter, TicketEvent, TicketStatus
 from scheduler.audit import Actor, record
@@ -71,9 +69,7 @@ def next_ticket_number(session: Session, year: int) -> str:
 
 def citizen_token(secret_key: str, ticket: Ticket) -> str:
     """The secret of the ticket's confirm/reject link, reproducible only with the app's secret key."""
-    digest = hmac.new(secret_key.encode("utf-8"), f"ticket:{ticket.number}:{ticket.citizen_token_salt}".encode(),
-                      hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()).decode("ascii").rstrip("=")
+    return derived_token(secret_key, "ticket", ticket.number, ticket.citizen_token_salt)
 
 
 def citizen_url(ticket: Ticket, config: Mapping[str, Any]) -> str:
