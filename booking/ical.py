@@ -23,14 +23,14 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
 
 from booking.codes import display_code
-from booking.links import manage_token_for, manage_url
+from booking.links import expert_video_url, manage_url, video_join_url, workspace_booking_url
 from booking.models import Booking, BookingStatus
 from scheduler.schedules.models import Channel
 
@@ -60,23 +60,6 @@ def booking_uid(booking: Booking, config: Mapping[str, Any]) -> str:
 def feed_uid(booking: Booking, config: Mapping[str, Any]) -> str:
     """The feed's UID: stable too, but distinct from the invitation the citizen holds."""
     return f"consultation-{booking.code}@{_host(config)}"
-
-
-def video_join_url(booking: Booking, config: Mapping[str, Any]) -> str:
-    """The citizen's video join page (video.views ``/video/<code>``), carrying the manage token as the
-    manage link does: the page admits only the booking's holder, and a calendar entry must open it."""
-    query = urlencode({"token": manage_token_for(booking, config)})
-    return f"{config['PUBLIC_BASE_URL']}/video/{booking.code}?{query}"
-
-
-def expert_join_url(booking: Booking, config: Mapping[str, Any]) -> str:
-    """The expert's video join page (video.views ``/staff/video/<code>``, behind staff sign-in)."""
-    return f"{config['PUBLIC_BASE_URL']}/staff/video/{booking.code}"
-
-
-def workspace_url(booking: Booking, config: Mapping[str, Any]) -> str:
-    """The consultation card in the expert's workspace."""
-    return f"{config['PUBLIC_BASE_URL']}/staff/workspace/bookings/{booking.code}"
 
 
 def _address(booking: Booking) -> str | None:
@@ -226,7 +209,7 @@ def _feed_event(booking: Booking, config: Mapping[str, Any], stamp: str, detail:
         summary = words.named % {"topic": topic, "name": booking.citizen_name, "code": code}
     else:
         summary = words.plain % {"topic": topic, "code": code}
-    card = workspace_url(booking, config)
+    card = workspace_booking_url(booking)
     channel = words.video if booking.channel == Channel.VIDEO else words.in_person
     description = "\n".join([words.code % {"code": code}, words.channel % {"channel": channel},
                              words.card % {"url": card}])
@@ -238,7 +221,7 @@ def _feed_event(booking: Booking, config: Mapping[str, Any], stamp: str, detail:
         f"DTSTART:{_utc(booking.starts_at)}",
         f"DTEND:{_utc(booking.ends_at)}",
         f"SUMMARY:{_text(summary)}",
-        f"LOCATION:{_text(_address(booking) or expert_join_url(booking, config))}",
+        f"LOCATION:{_text(_address(booking) or expert_video_url(booking))}",
         f"DESCRIPTION:{_text(description)}",
         f"URL:{card}",
         "STATUS:CONFIRMED",
@@ -254,10 +237,7 @@ __all__ = [
     "FEED_DETAIL_NAMES",
     "FEED_STATUSES",
     "booking_uid",
-    "expert_join_url",
     "feed_calendar",
     "feed_uid",
     "invitation",
-    "video_join_url",
-    "workspace_url",
 ]

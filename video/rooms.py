@@ -6,10 +6,9 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from booking.codes import new_video_room
-from booking.links import manage_token_for
+from booking.links import video_join_url
 from booking.models import Booking, BookingStatus
 from scheduler.schedules.models import Channel
 from video.tokens import Participant, VideoConfigError
@@ -82,12 +81,6 @@ def expert_participant(booking: Booking) -> Participant:
     return Participant(id=f"expert-{booking.expert_id}", name=booking.expert.name, is_moderator=True)
 
 
-def citizen_join_page_url(booking: Booking, config: Mapping[str, Any]) -> str:
-    """The citizen's join page, carrying the manage token like the manage link does."""
-    query = urlencode({"token": manage_token_for(booking, config)})
-    return f"{config['PUBLIC_BASE_URL']}/video/{booking.code}?{query}"
-
-
 def video_info(booking: Booking, config: Mapping[str, Any]) -> dict[str, Any] | None:
     """The booking's ``video`` object for the API (null for in-person and cancelled bookings).
 
@@ -99,7 +92,7 @@ def video_info(booking: Booking, config: Mapping[str, Any]) -> dict[str, Any] | 
     zone = booking.topic.department.zone
     return {
         "room": booking.video_room,
-        "join_url": citizen_join_page_url(booking, config),
+        "join_url": video_join_url(booking, config),
         "opens_at": window.opens_at.astimezone(zone).isoformat(),
         "closes_at": window.closes_at.astimezone(zone).isoformat(),
     }

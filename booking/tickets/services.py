@@ -19,7 +19,6 @@ import hmac
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -28,6 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from booking.codes import derived_token, new_salt, token_hash
+from booking.links import staff_ticket_url, ticket_url
 from booking.models import Booking, BookingStatus, Outcome
 from booking.tickets.models import AWAITING_ANSWER, Ticket, TicketCounter, TicketEvent, TicketStatus
 from scheduler.audit import Actor, record
@@ -73,8 +73,7 @@ def citizen_token(secret_key: str, ticket: Ticket) -> str:
 
 
 def citizen_url(ticket: Ticket, config: Mapping[str, Any]) -> str:
-    query = urlencode({"token": citizen_token(str(config["SECRET_KEY"]), ticket)})
-    return f"{config['PUBLIC_BASE_URL']}/tickets/{ticket.number}?{query}"
+    return ticket_url(ticket.number, citizen_token(str(config["SECRET_KEY"]), ticket))
 
 
 def business_hours(department: Department) -> dict[int, tuple[time, time]]:
@@ -287,7 +286,7 @@ def _remind(session: Session, ticket: Ticket, template: str, config: Mapping[str
             continue
         queue_email(session, to=person.email, template=template, locale="ru",
                     context={"ticket": ticket, "zone": ticket.department.zone, "person": person,
-                             "link": f"{config['PUBLIC_BASE_URL']}/staff/tickets/{ticket.number}"})
+                             "link": staff_ticket_url(ticket.number)})
         sent.append(person.email)
     return sent
 

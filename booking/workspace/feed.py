@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.http import is_resource_modified
 
+from booking import links
 from booking.codes import derived_token, new_salt, token_hash, tokens_match
 from booking.ical import FEED_DETAIL_NAMES, FEED_DETAILS, FEED_STATUSES, feed_calendar
 from booking.models import Booking, BookingEvent
@@ -89,7 +90,7 @@ def current_feed_token(expert: Expert, config: Mapping[str, Any]) -> str | None:
 
 def feed_url(expert: Expert, config: Mapping[str, Any]) -> str | None:
     token = current_feed_token(expert, config)
-    return None if token is None else f"{config['PUBLIC_BASE_URL']}/calendar/{token}.ics"
+    return None if token is None else links.feed_url(token)
 
 
 def issue_feed_token(session: Session, expert: Expert, config: Mapping[str, Any], actor: Actor) -> str:
