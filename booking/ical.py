@@ -19,7 +19,8 @@ most 75 octets, never split inside a UTF-8 character (tests/unit/booking/test_ic
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
@@ -30,7 +31,7 @@ from flask_babel import gettext as _
 from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
 
 from booking.codes import display_code
-from booking.links import expert_video_url, manage_url, video_join_url, workspace_booking_url
+from booking.links import expert_video_urls, manage_url, video_join_url, workspace_booking_urls
 from booking.models import Booking, BookingStatus
 from scheduler.schedules.models import Channel
 
@@ -151,8 +152,18 @@ def feed_calendar(name: str, bookings: Iterable[Booking], config: Mapping[str, A
     # The head ends with END:VCALENDAR; the events go in before it.
     head = calendar.to_ical().removesuffix(_END_CALENDAR)
     stamp = _utc(now)
-    parts = [head, *(_feed_event(booking, config, stamp, detail, words) for booking in bookings), _END_CALENDAR]
+    links = _FeedLinks(workspace_booking_urls(), expert_video_urls())
+    parts = [head, *(_feed_event(booking, config, stamp, detail, words, links) for booking in bookings),
+             _END_CALENDAR]
     return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class _FeedLinks:
+    """The staff addresses of the feed's events, each built from a booking code."""
+
+    card: Callable[[str], str]
+    join: Callable[[str], str]
 
 
 class _FeedWords:
@@ -202,14 +213,15 @@ def _fold(line: str, limit: int = 75) -> str:
     return "\r\n ".join(folded)
 
 
-def _feed_event(booking: Booking, config: Mapping[str, Any], stamp: str, detail: str, words: _FeedWords) -> bytes:
+def _feed_event(booking: Booking, config: Mapping[str, Any], stamp: str, detail: str, words: _FeedWords,
+                links: _FeedLinks) -> bytes:
     code = display_code(booking.code)
     topic = booking.topic.title
     if detail == FEED_DETAIL_NAMES:
         summary = words.named % {"topic": topic, "name": booking.citizen_name, "code": code}
     else:
         summary = words.plain % {"topic": topic, "code": code}
-    card = workspace_booking_url(booking)
+    card = links.card(booking.code)
     channel = words.video if booking.channel == Channel.VIDEO else words.in_person
     description = "\n".join([words.code % {"code": code}, words.channel % {"channel": channel},
                              words.card % {"url": card}])
@@ -221,7 +233,7 @@ def _feed_event(booking: Booking, config: Mapping[str, Any], stamp: str, detail:
         f"DTSTART:{_utc(booking.starts_at)}",
         f"DTEND:{_utc(booking.ends_at)}",
         f"SUMMARY:{_text(summary)}",
-        f"LOCATION:{_text(_address(booking) or expert_video_url(booking))}",
+        f"LOCATION:{_text(_address(booking) or links.join(booking.code))}",
         f"DESCRIPTION:{_text(description)}",
         f"URL:{card}",
         "STATUS:CONFIRMED",

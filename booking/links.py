@@ -8,13 +8,13 @@ key that derives a link's token; the address itself is the app's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import current_app
 from flask.globals import app_ctx
 
-from booking.codes import manage_token
+from booking.codes import CODE_LENGTH, manage_token
 from booking.models import Booking
 
 
@@ -53,14 +53,28 @@ def video_join_url(booking: Booking, config: Mapping[str, Any]) -> str:
     return public_url("video.citizen_join", code=booking.code, token=manage_token_for(booking, config))
 
 
-def expert_video_url(booking: Booking) -> str:
-    """The expert's video join page (behind staff sign-in)."""
-    return public_url("video.expert_join", code=booking.code)
+# Not a booking code (CODE_ALPHABET has no 1), so it marks the code's place in a built address.
+_CODE_MARKER = "1" * CODE_LENGTH
 
 
-def workspace_booking_url(booking: Booking) -> str:
-    """The consultation card in the expert's workspace."""
-    return public_url("workspace.booking", code=booking.code)
+def _by_code(endpoint: str) -> Callable[[str], str]:
+    """``code -> public_url(endpoint, code=code)`` for thousands of links (an expert's feed).
+
+    The URL map builds the address once; each link puts its code in the marker's place, as the map
+    would: codes are URL-safe by construction, so they are never quoted.
+    """
+    head, _marker, tail = public_url(endpoint, code=_CODE_MARKER).rpartition(_CODE_MARKER)
+    return lambda code: f"{head}{code}{tail}"
+
+
+def expert_video_urls() -> Callable[[str], str]:
+    """Booking code -> the expert's video join page (behind staff sign-in)."""
+    return _by_code("video.expert_join")
+
+
+def workspace_booking_urls() -> Callable[[str], str]:
+    """Booking code -> the consultation card in the expert's workspace."""
+    return _by_code("workspace.booking")
 
 
 def personal_url(token: str) -> str:

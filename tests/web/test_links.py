@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from booking.links import feed_url, public_url, staff_ticket_url, ticket_url
+from booking.links import (
+    expert_video_urls,
+    feed_url,
+    public_url,
+    staff_ticket_url,
+    ticket_url,
+    workspace_booking_urls,
+)
 from scheduler.config import ConfigError, build_config, url_settings
 
 
@@ -19,6 +26,17 @@ def test_outside_a_request_links_point_at_the_public_address(app: Flask) -> None
         assert feed_url("abc") == "http://okno.example.org/calendar/abc.ics"
         assert ticket_url("2026-000001", "tok") == "http://okno.example.org/tickets/2026-000001?token=tok"
         assert staff_ticket_url("2026-000001") == "http://okno.example.org/staff/tickets/2026-000001"
+
+
+@pytest.mark.parametrize("public", ["http://okno.example.org", "https://gov.example.org:8443/okno"])
+def test_links_for_many_bookings_are_the_url_map_s(app: Flask, monkeypatch: pytest.MonkeyPatch, public: str) -> None:
+    for key, value in url_settings(public).items():
+        monkeypatch.setitem(app.config, key, value)
+    with app.app_context():
+        for code in ("ABCD2345", "F0001111", "11111111"):
+            assert workspace_booking_urls()(code) == public_url("workspace.booking", code=code)
+            assert expert_video_urls()(code) == public_url("video.expert_join", code=code) == \
+                f"{public}/staff/video/{code}"
 
 
 @pytest.mark.parametrize("base_url", ["http://127.0.0.1:5000/", "https://10.0.0.5/"])
