@@ -46,6 +46,7 @@ run: install
 ## Run the test suite (set OKNO_TEST_DATABASE_URL to test on PostgreSQL).
 test: install-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: install-test

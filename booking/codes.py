@@ -50,10 +50,20 @@ def new_salt() -> str:
     return secrets.token_hex(16)
 
 
+def derived_token(secret_key: str, purpose: str, *parts: object) -> str:
+    """A link secret reproducible only with the app's secret key: HMAC-SHA256 of ``purpose:part:part…``.
+
+    The purpose keeps a token for one kind of link from opening another; a fresh salt among the
+    parts revokes earlier links. Unpadded URL-safe base64, so it sits in a path or a query as is.
+    """
+    message = ":".join([purpose, *map(str, parts)]).encode("utf-8")
+    digest = hmac.new(secret_key.encode("utf-8"), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
 def manage_token(secret_key: str, booking_code: str, salt: str) -> str:
-    """The secret of a booking's manage link, reproducible only with the app's secret key."""
-    digest = hmac.new(secret_key.encode("utf-8"), f"manage:{booking_code}:{salt}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()).decode("ascii").rstrip("=")
+    """The secret of a booking's manage link."""
+    return derived_token(secret_key, "manage", booking_code, salt)
 
 
 def token_hash(token: str) -> str:

@@ -19,18 +19,19 @@ most 75 octets, never split inside a UTF-8 character (tests/unit/booking/test_ic
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
 
 from booking.codes import display_code
-from booking.links import manage_token_for, manage_url
+from booking.links import expert_video_urls, manage_url, video_join_url, workspace_booking_urls
 from booking.models import Booking, BookingStatus
 from scheduler.schedules.models import Channel
 
@@ -60,23 +61,6 @@ def booking_uid(booking: Booking, config: Mapping[str, Any]) -> str:
 def feed_uid(booking: Booking, config: Mapping[str, Any]) -> str:
     """The feed's UID: stable too, but distinct from the invitation the citizen holds."""
     return f"consultation-{booking.code}@{_host(config)}"
-
-
-def video_join_url(booking: Booking, config: Mapping[str, Any]) -> str:
-    """The citizen's video join page (video.views ``/video/<code>``), carrying the manage token as the
-    manage link does: the page admits only the booking's holder, and a calendar entry must open it."""
-    query = urlencode({"token": manage_token_for(booking, config)})
-    return f"{config['PUBLIC_BASE_URL']}/video/{booking.code}?{query}"
-
-
-def expert_join_url(booking: Booking, config: Mapping[str, Any]) -> str:
-    """The expert's video join page (video.views ``/staff/video/<code>``, behind staff sign-in)."""
-    return f"{config['PUBLIC_BASE_URL']}/staff/video/{booking.code}"
-
-
-def workspace_url(booking: Booking, config: Mapping[str, Any]) -> str:
-    """The consultation card in the expert's workspace."""
-    return f"{config['PUBLIC_BASE_URL']}/staff/workspace/bookings/{booking.code}"
 
 
 def _address(booking: Booking) -> str | None:
@@ -168,8 +152,18 @@ def feed_calendar(name: str, bookings: Iterable[Booking], config: Mapping[str, A
     # The head ends with END:VCALENDAR; the events go in before it.
     head = calendar.to_ical().removesuffix(_END_CALENDAR)
     stamp = _utc(now)
-    parts = [head, *(_feed_event(booking, config, stamp, detail, words) for booking in bookings), _END_CALENDAR]
+    links = _FeedLinks(workspace_booking_urls(), expert_video_urls())
+    parts = [head, *(_feed_event(booking, config, stamp, detail, words, links) for booking in bookings),
+             _END_CALENDAR]
     return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class _FeedLinks:
+    """The staff addresses of the feed's events, each built from a booking code."""
+
+    card: Callable[[str], str]
+    join: Callable[[str], str]
 
 
 class _FeedWords:
@@ -219,14 +213,15 @@ def _fold(line: str, limit: int = 75) -> str:
     return "\r\n ".join(folded)
 
 
-def _feed_event(booking: Booking, config: Mapping[str, Any], stamp: str, detail: str, words: _FeedWords) -> bytes:
+def _feed_event(booking: Booking, config: Mapping[str, Any], stamp: str, detail: str, words: _FeedWords,
+                links: _FeedLinks) -> bytes:
     code = display_code(booking.code)
     topic = booking.topic.title
     if detail == FEED_DETAIL_NAMES:
         summary = words.named % {"topic": topic, "name": booking.citizen_name, "code": code}
     else:
         summary = words.plain % {"topic": topic, "code": code}
-    card = workspace_url(booking, config)
+    card = links.card(booking.code)
     channel = words.video if booking.channel == Channel.VIDEO else words.in_person
     description = "\n".join([words.code % {"code": code}, words.channel % {"channel": channel},
                              words.card % {"url": card}])
@@ -238,7 +233,7 @@ def _feed_event(booking: Booking, config: Mapping[str, Any], stamp: str, detail:
         f"DTSTART:{_utc(booking.starts_at)}",
         f"DTEND:{_utc(booking.ends_at)}",
         f"SUMMARY:{_text(summary)}",
-        f"LOCATION:{_text(_address(booking) or expert_join_url(booking, config))}",
+        f"LOCATION:{_text(_address(booking) or links.join(booking.code))}",
         f"DESCRIPTION:{_text(description)}",
         f"URL:{card}",
         "STATUS:CONFIRMED",
@@ -254,10 +249,7 @@ __all__ = [
     "FEED_DETAIL_NAMES",
     "FEED_STATUSES",
     "booking_uid",
-    "expert_join_url",
     "feed_calendar",
     "feed_uid",
     "invitation",
-    "video_join_url",
-    "workspace_url",
 ]

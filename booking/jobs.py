@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from huey import crontab
+from huey import Huey, crontab
 
 from scheduler.db import utcnow
 from scheduler.extensions import db
-from scheduler.jobs import bound_app, huey
+from scheduler.jobs import register_periodic
 
 
 def release_expired_holds() -> int:
@@ -18,7 +18,6 @@ def release_expired_holds() -> int:
     return released
 
 
-@huey.periodic_task(crontab(minute="*"))
-def release_expired_holds_task() -> int:
-    with bound_app().app_context():
-        return release_expired_holds()
+def register_jobs(queue: Huey) -> None:
+    """Called by the composition root: the worker runs ``release_expired_holds`` on its schedule."""
+    register_periodic(queue, crontab(minute="*"), release_expired_holds)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
 from booking.codes import display_code
 from booking.ical import invitation
-from booking.links import ics_url, manage_token_for, manage_url
+from booking.links import ics_url, manage_url, video_join_url
 from booking.models import Booking
 from scheduler.mail.compose import Attachment, queue_email
 from scheduler.schedules.models import Channel
@@ -25,17 +24,9 @@ def _context(booking: Booking, config: Mapping[str, Any]) -> dict[str, Any]:
         "zone": zone,
         "manage_url": manage_url(booking, config),
         "ics_url": ics_url(booking, config),
-        "video_url": video_join_page_url(booking, config) if booking.channel == Channel.VIDEO else None,
+        "video_url": video_join_url(booking, config) if booking.channel == Channel.VIDEO else None,
         "video_opens_minutes": config["VIDEO_OPENS_MINUTES_BEFORE"],
     }
-
-
-def video_join_page_url(booking: Booking, config: Mapping[str, Any]) -> str:
-    """The citizen's video join page (video.views.citizen_join), carrying the manage token.
-
-    Built here rather than asked of the video package, which booking may not import.
-    """
-    return f"{config['PUBLIC_BASE_URL']}/video/{booking.code}?{urlencode({'token': manage_token_for(booking, config)})}"
 
 
 def _invite_attachments(booking: Booking, config: Mapping[str, Any], now: datetime) -> list[Attachment]:

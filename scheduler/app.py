@@ -56,10 +56,27 @@ def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
+def register_models() -> None:
+    """Load every model module, so that ``db.metadata`` (and Alembic's autogenerate) holds every table.
+
+    Only the composition root knows every feature, so the list lives here.
+    """
+    import booking.models
+    import booking.reception.models
+    import booking.tickets.models  # noqa: F401
+    import scheduler.audit
+    import scheduler.auth.models
+    import scheduler.departments.models
+    import scheduler.experts.models
+    import scheduler.mail.models
+    import scheduler.schedules.models  # noqa: F401
+
+
 def register_extensions(app: Flask) -> None:
-    import scheduler.models  # noqa: F401 - every table registered before migrations run
     from scheduler.extensions import babel, csrf, db, limiter, login_manager, migrate
     from scheduler.jobs import init_jobs
+
+    register_models()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -68,10 +85,19 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     login_manager.init_app(app)
     init_jobs(app)
-    # Importing a feature's jobs module registers its periodic tasks with the worker.
-    import booking.jobs
-    import booking.reception.jobs
-    import booking.tickets.jobs  # noqa: F401
+    register_jobs()
+
+
+def register_jobs() -> None:
+    """Hand every feature's periodic jobs to the worker (each registration happens once per process)."""
+    from booking.jobs import register_jobs as register_booking_jobs
+    from booking.reception.jobs import register_jobs as register_reception_jobs
+    from booking.tickets.jobs import register_jobs as register_ticket_jobs
+    from scheduler.jobs import huey
+    from scheduler.jobs import register_jobs as register_outbox_jobs
+
+    for register in (register_outbox_jobs, register_booking_jobs, register_reception_jobs, register_ticket_jobs):
+        register(huey)
 
 
 def select_locale() -> str:
@@ -97,7 +123,7 @@ def register_database_events(app: Flask) -> None:
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
 
-    from scheduler.mail.notify import install_outbox_notifier
+    from scheduler.jobs import install_outbox_notifier
     from scheduler.transaction import register_transaction_boundary
 
     install_outbox_notifier()
@@ -149,10 +175,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(schedules_bp)
-    # The schedule preview needs free slots, which know about bookings: hand it the search.
-    from booking.availability import search_slots
+    # The expert's schedule page shows free slots, which know about bookings: booking serves it.
+    from booking.schedule_preview import bp as schedule_preview_bp
 
-    app.extensions["okno.slot_search"] = search_slots
+    app.register_blueprint(schedule_preview_bp)
     from video.tokens import JitsiSettings
 
     JitsiSettings.from_config(app.config)  # half-configured video fails at start-up, not on a join page

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENVIRONMENTS = ("development", "production", "testing")
@@ -54,6 +55,19 @@ def _instance_secret_key(instance_path: Path) -> str:
     return key
 
 
+def url_settings(public_base_url: str) -> dict[str, str]:
+    """Flask's settings that make ``url_for(..., _external=True)`` yield PUBLIC_BASE_URL, in a request or not.
+
+    Since Flask 3.1, SERVER_NAME names the host of built links without restricting which hosts are
+    served, so the app still answers on 127.0.0.1 or behind a proxy under another name.
+    """
+    parts = urlsplit(public_base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"PUBLIC_BASE_URL must be an http(s) address like https://okno.example.org, "
+                          f"got {public_base_url!r}")
+    return {"SERVER_NAME": parts.netloc, "PREFERRED_URL_SCHEME": parts.scheme, "APPLICATION_ROOT": parts.path or "/"}
+
+
 def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
     """Turn environment variables into Flask configuration values.
 
@@ -69,6 +83,7 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
     secret_key = env.get("SECRET_KEY") or ("" if production else _instance_secret_key(instance_path))
     redis_url = env.get("REDIS_URL", "")
     default_tz = env.get("DEFAULT_TIMEZONE", "Europe/Moscow")
+    public_base_url = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     try:
         ZoneInfo(default_tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -81,7 +96,8 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_DATABASE_URI_EXPLICIT": bool(env.get("DATABASE_URL")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "PUBLIC_BASE_URL": public_base_url,
+        **url_settings(public_base_url),
         "DEFAULT_TIMEZONE": default_tz,
         "REDIS_URL": redis_url,
         # Mail

@@ -1,26 +1,33 @@
 """Background and periodic jobs on huey: embedded SQLite storage by default, Redis to scale out.
 
-huey runs the consumer in ``flask --app wsgi worker``. Tasks are registered at import on an
-instance whose storage is chosen later by ``init_jobs``, so importing this module reads no
-configuration and opens no file.
+huey runs the consumer in ``flask --app wsgi worker``. Importing a module registers nothing:
+each feature hands its jobs to ``register_jobs``-style functions that the composition root calls
+(``scheduler.app``), on an instance whose storage ``init_jobs`` chooses, so importing this module
+reads no configuration and opens no file.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.api import TaskWrapper
 from huey.storage import MemoryStorage
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 huey = Huey("okno", storage_class=MemoryStorage)
 
 _app: Flask | None = None
-
-# Every periodic job of the product registers here with its schedule; the deadline sweeps and
-# no-show sweeps of later features add theirs the same way.
-PeriodicJob = Callable[[Flask], Any]
+# Registered tasks by name: building a second app in the same process (tests, the CLI) registers nothing twice.
+_tasks: dict[str, TaskWrapper] = {}
+DELIVER_OUTBOX = "scheduler.jobs.deliver_outbox_task"
+_notifier_installed = False
 
 
 def init_jobs(app: Flask) -> None:
@@ -45,8 +52,47 @@ def bound_app() -> Flask:
     return _app
 
 
-@huey.task()
-def deliver_outbox_task() -> int:
+def _in_app(job: Callable[[], Any]) -> Callable[[], Any]:
+    """``job`` run inside the bound app, named as huey knows it (``<module>.<job>_task``)."""
+
+    def run() -> Any:
+        with bound_app().app_context():
+            return job()
+
+    run.__name__ = run.__qualname__ = f"{job.__name__}_task"
+    run.__module__ = job.__module__
+    run.__doc__ = job.__doc__
+    return run
+
+
+def register_periodic(queue: Huey, schedule: Callable[[Any], bool], job: Callable[[], Any]) -> TaskWrapper:
+    """Run ``job`` (inside the app) whenever ``schedule`` matches; a feature's ``register_jobs`` calls this."""
+    task = _in_app(job)
+    key = f"{task.__module__}.{task.__name__}"
+    if key not in _tasks:
+        _tasks[key] = queue.periodic_task(schedule)(task)
+    return _tasks[key]
+
+
+def register_jobs(queue: Huey) -> None:
+    """The outbox's jobs: delivery on demand and the minute sweep."""
+    if DELIVER_OUTBOX not in _tasks:
+        _tasks[DELIVER_OUTBOX] = queue.task(name="deliver_outbox_task")(deliver_outbox)
+    register_periodic(queue, crontab(minute="*"), sweep_outbox)
+
+
+def deliver_outbox_soon(delay: float | None = None) -> None:
+    """Ask the worker to deliver the outbox now (or after ``delay`` seconds)."""
+    task = _tasks.get(DELIVER_OUTBOX)
+    if task is None:
+        raise RuntimeError("register_jobs() has not been called: create the app first")
+    if delay is None:
+        task()
+    else:
+        task.schedule(delay=delay)
+
+
+def deliver_outbox() -> int:
     """Deliver every due outbox message now, then wake up again when the next retry is due.
 
     Enqueued after each commit that wrote mail; the per-minute sweep is the safety net.
@@ -63,15 +109,13 @@ def deliver_outbox_task() -> int:
     if upcoming is not None and not huey.immediate:
         delay = max((upcoming - utcnow()).total_seconds(), 0.0) + 0.05
         if delay < 60:  # later retries are the minute sweep's
-            deliver_outbox_task.schedule(delay=delay)
+            deliver_outbox_soon(delay)
     return sent
 
 
-@huey.periodic_task(crontab(minute="*"))
-def sweep_outbox_task() -> int:
+def sweep_outbox() -> int:
     """Every minute: retries whose backoff has passed, and messages of a crashed worker."""
-    with bound_app().app_context():
-        return run_outbox_delivery()
+    return run_outbox_delivery()
 
 
 def run_outbox_delivery() -> int:
@@ -85,3 +129,34 @@ def run_outbox_delivery() -> int:
         db.session, transport_from_config(config), config["MAIL_FROM"], utcnow(), RetryPolicy.from_config(config)
     )
     return report.sent
+
+
+# --------------------------------------------------------------------------- nudging the worker after a commit
+
+
+def _after_commit(session: Session) -> None:
+    """A commit that wrote mail asks the worker to deliver it now, so email leaves in seconds, not minutes."""
+    if not session.info.pop("outbox_written", False):
+        return
+    if not has_app_context() or not current_app.config.get("OUTBOX_NOTIFY_WORKER", True):
+        return
+    try:
+        deliver_outbox_soon()
+    except Exception:  # the nudge is an optimisation: the minute sweep delivers anyway
+        log.warning("could not notify the mail worker; the periodic sweep will deliver", exc_info=True)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop("outbox_written", None)
+
+
+def install_outbox_notifier() -> None:
+    """Listen on the shared scoped session once per process (apps share the extension)."""
+    global _notifier_installed
+    if _notifier_installed:
+        return
+    from scheduler.extensions import db
+
+    event.listen(db.session, "after_commit", _after_commit)
+    event.listen(db.session, "after_rollback", _after_rollback)
+    _notifier_installed = True

@@ -6,11 +6,9 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from booking.codes import new_video_room
 from booking.consultation_window import Phase, booking_window
-from booking.links import manage_token_for
 from booking.models import Booking, BookingStatus
 from video.tokens import Participant, VideoConfigError
 
@@ -70,7 +68,3 @@ def expert_participant(booking: Booking) -> Participant:
     return Participant(id=f"expert-{booking.expert_id}", name=booking.expert.name, is_moderator=True)
 
 
-def citizen_join_page_url(booking: Booking, config: Mapping[str, Any]) -> str:
-    """The citizen's join page, carrying the manage token like the manage link does."""
-    query = urlencode({"token": manage_token_for(booking, config)})
-    return f"{config['PUBLIC_BASE_URL']}/video/{booking.code}?{query}"

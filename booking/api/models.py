@@ -24,9 +24,8 @@ from booking import models as domain
 from booking.availability import MAX_RANGE_DAYS, FoundSlot
 from booking.citizens import NAME_MAX, ORGANISATION_MAX, QUESTION_MAX, QUESTION_MIN
 from booking.consultation_window import booking_window, has_video
-from booking.links import ics_url, manage_url
+from booking.links import ics_url, manage_url, video_join_url
 from booking.models import ApplicantType, BookingStatus
-from booking.notifications import video_join_page_url
 from scheduler.departments import models as departments
 from scheduler.schedules.models import Channel
 
@@ -134,7 +133,7 @@ class Video(BaseModel):
             return None
         window = booking_window(booking, config)
         zone = booking.topic.department.zone
-        return cls(room=booking.video_room or "", join_url=video_join_page_url(booking, config),
+        return cls(room=booking.video_room or "", join_url=video_join_url(booking, config),
                    opens_at=window.opens_at.astimezone(zone).isoformat(),
                    closes_at=window.closes_at.astimezone(zone).isoformat())
 

@@ -14,7 +14,7 @@ from booking.citizen.access import grant_manage
 from booking.citizen.forms import PersonalLinkForm
 from booking.citizens import normalise_email_address
 from booking.codes import display_code, new_token, token_hash
-from booking.links import manage_token_for
+from booking.links import manage_token_for, personal_url
 from booking.models import Booking, CitizenLink
 from booking.tickets.services import citizen_tickets
 from scheduler.db import utcnow
@@ -55,7 +55,7 @@ def _send_link(email: str) -> None:
     max_age = int(current_app.config["MAGIC_LINK_MAX_AGE_SECONDS"])
     db.session.add(CitizenLink(token_hash=token_hash(token), email=email,
                                expires_at=utcnow() + timedelta(seconds=max_age)))
-    link = f"{current_app.config['PUBLIC_BASE_URL']}{url_for('citizen.personal_link', token=token)}"
+    link = personal_url(token)
     queue_email(db.session, to=email, template="citizen_link", locale=str(get_locale() or "ru"),
                 context={"link": link, "hours": max_age // 3600})
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import current_app
-from huey import crontab
+from huey import Huey, crontab
 
 from scheduler.db import utcnow
 from scheduler.extensions import db
-from scheduler.jobs import bound_app, huey
+from scheduler.jobs import register_periodic
 
 
 def sweep_no_shows() -> int:
@@ -20,7 +20,6 @@ def sweep_no_shows() -> int:
     return marked
 
 
-@huey.periodic_task(crontab(minute="*"))
-def sweep_no_shows_task() -> int:
-    with bound_app().app_context():
-        return sweep_no_shows()
+def register_jobs(queue: Huey) -> None:
+    """Called by the composition root: the worker runs ``sweep_no_shows`` on its schedule."""
+    register_periodic(queue, crontab(minute="*"), sweep_no_shows)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import current_app
-from huey import crontab
+from huey import Huey, crontab
 
 from scheduler.db import utcnow
 from scheduler.extensions import db
-from scheduler.jobs import bound_app, huey
+from scheduler.jobs import register_periodic
 
 
 def watch_deadlines() -> dict[str, int]:
@@ -21,7 +21,6 @@ def watch_deadlines() -> dict[str, int]:
     return counts
 
 
-@huey.periodic_task(crontab(minute="*/5"))
-def watch_deadlines_task() -> dict[str, int]:
-    with bound_app().app_context():
-        return watch_deadlines()
+def register_jobs(queue: Huey) -> None:
+    """Called by the composition root: the worker runs ``watch_deadlines`` on its schedule."""
+    register_periodic(queue, crontab(minute="*/5"), watch_deadlines)

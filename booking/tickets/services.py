@@ -15,13 +15,10 @@ Rules kept here so that the staff pages, the citizen's page, the API and the per
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -29,7 +26,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from booking.codes import new_salt, token_hash
+from booking.codes import derived_token, new_salt, token_hash
+from booking.links import staff_ticket_url, ticket_url
 from booking.models import Booking, BookingStatus, Outcome
 from booking.tickets.models import AWAITING_ANSWER, Ticket, TicketCounter, TicketEvent, TicketStatus
 from scheduler.audit import Actor, record
@@ -72,14 +70,11 @@ def next_ticket_number(session: Session, year: int) -> str:
 
 def citizen_token(secret_key: str, ticket: Ticket) -> str:
     """The secret of the ticket's confirm/reject link, reproducible only with the app's secret key."""
-    digest = hmac.new(secret_key.encode("utf-8"), f"ticket:{ticket.number}:{ticket.citizen_token_salt}".encode(),
-                      hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()).decode("ascii").rstrip("=")
+    return derived_token(secret_key, "ticket", ticket.number, ticket.citizen_token_salt)
 
 
 def citizen_url(ticket: Ticket, config: Mapping[str, Any]) -> str:
-    query = urlencode({"token": citizen_token(str(config["SECRET_KEY"]), ticket)})
-    return f"{config['PUBLIC_BASE_URL']}/tickets/{ticket.number}?{query}"
+    return ticket_url(ticket.number, citizen_token(str(config["SECRET_KEY"]), ticket))
 
 
 def ticket_hours(department: Department) -> dict[int, list[tuple[time, time]]]:
@@ -302,7 +297,7 @@ def _remind(session: Session, ticket: Ticket, template: str, config: Mapping[str
             continue
         queue_email(session, to=person.email, template=template, locale="ru",
                     context={"ticket": ticket, "zone": ticket.department.zone, "person": person,
-                             "link": f"{config['PUBLIC_BASE_URL']}/staff/tickets/{ticket.number}"})
+                             "link": staff_ticket_url(ticket.number)})
         sent.append(person.email)
     return sent
 

@@ -10,7 +10,6 @@ calendar is built.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import threading
@@ -27,7 +26,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.http import is_resource_modified
 
-from booking.codes import new_salt, token_hash, tokens_match
+from booking import links
+from booking.codes import derived_token, new_salt, token_hash, tokens_match
 from booking.ical import FEED_DETAIL_NAMES, FEED_DETAILS, FEED_STATUSES, feed_calendar
 from booking.models import Booking, BookingEvent
 from scheduler.audit import Actor, AuditEntry, record
@@ -79,8 +79,7 @@ rendered_feeds = _RenderedFeeds()
 
 def feed_token(secret_key: str, expert_id: int, salt: str) -> str:
     """The feed's secret, reproducible only with the app's secret key (so the page can show it again)."""
-    digest = hmac.new(secret_key.encode("utf-8"), f"feed:{expert_id}:{salt}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()).decode("ascii").rstrip("=")
+    return derived_token(secret_key, "feed", expert_id, salt)
 
 
 def current_feed_token(expert: Expert, config: Mapping[str, Any]) -> str | None:
@@ -91,7 +90,7 @@ def current_feed_token(expert: Expert, config: Mapping[str, Any]) -> str | None:
 
 def feed_url(expert: Expert, config: Mapping[str, Any]) -> str | None:
     token = current_feed_token(expert, config)
-    return None if token is None else f"{config['PUBLIC_BASE_URL']}/calendar/{token}.ics"
+    return None if token is None else links.feed_url(token)
 
 
 def issue_feed_token(session: Session, expert: Expert, config: Mapping[str, Any], actor: Actor) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, time
 from itertools import combinations
-from typing import Any, Protocol
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
@@ -34,10 +34,6 @@ from scheduler.schedules.models import (
 WEEKDAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # audit entries are language-neutral
 MAX_OVERRIDE_DAYS = 366
 MAX_TEXT = 200
-PREVIEW_DAYS = 14
-# Where the composition root (scheduler/app.py) puts booking's free-slot search for the preview:
-# scheduler may not import booking, so the search is handed in rather than imported.
-SLOT_SEARCH_EXTENSION = "okno.slot_search"
 
 
 # --------------------------------------------------------------------------- permissions
@@ -492,74 +488,3 @@ def delete_reception_exception(session: Session, actor: Actor, exception: Recept
            {name: [value, None] for name, value in _exception_snapshot(exception).items()})
     exception.reception_day.exceptions.remove(exception)
     session.flush()
-
-
-# --------------------------------------------------------------------------- slot preview
-
-
-class FoundSlotLike(Protocol):
-    """What the preview reads of a found slot (``booking.availability.FoundSlot``)."""
-
-    @property
-    def start(self) -> datetime: ...
-
-    @property
-    def end(self) -> datetime: ...
-
-    @property
-    def location(self) -> Location | None: ...
-
-
-class SlotSearch(Protocol):
-    """The signature of ``booking.availability.search_slots``."""
-
-    def __call__(self, session: Session, topic: Topic, channel: str, first_day: date, last_day: date, now: datetime,
-                 expert_id: int | None = None) -> Sequence[FoundSlotLike]: ...
-
-
-@dataclass(frozen=True)
-class PreviewSlot:
-    found: FoundSlotLike
-    starts: datetime  # in the department's zone
-    ends: datetime
-
-
-@dataclass(frozen=True)
-class PreviewDay:
-    day: date
-    slots: list[PreviewSlot]
-
-
-@dataclass(frozen=True)
-class TopicPreview:
-    topic: Topic
-    channel: Channel
-    days: list[PreviewDay]
-
-    @property
-    def count(self) -> int:
-        return sum(len(d.slots) for d in self.days)
-
-
-def slot_preview(session: Session, expert: Expert, now: datetime, search: SlotSearch,
-                 days: int = PREVIEW_DAYS) -> list[TopicPreview]:
-    """The expert's bookable slots for the next ``days`` local dates, per topic and channel.
-
-    ``search`` is the real free-slot search (notice, horizon, holidays and bookings included), so the
-    preview shows exactly what citizens are offered; slots are grouped by date in the department's zone.
-    """
-    zone = expert.department.zone
-    first_day = now.astimezone(zone).date()
-    last_day = first_day + timedelta(days=days - 1)
-    previews: list[TopicPreview] = []
-    for topic in expert.topics:
-        if not topic.is_active:
-            continue
-        for channel in topic.channels:
-            by_day: dict[date, list[PreviewSlot]] = {}
-            for found in search(session, topic, channel, first_day, last_day, now, expert_id=expert.id):
-                starts = found.start.astimezone(zone)
-                by_day.setdefault(starts.date(), []).append(PreviewSlot(found, starts, found.end.astimezone(zone)))
-            days_found = [PreviewDay(d, s) for d, s in sorted(by_day.items())]
-            previews.append(TopicPreview(topic, Channel(channel), days_found))
-    return previews

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -43,7 +43,7 @@ def _actor() -> Actor:
     return Actor.staff(current_user)
 
 
-def _managed_expert(expert_id: int) -> Expert:
+def managed_expert(expert_id: int) -> Expert:
     expert = db.session.get(Expert, expert_id)
     if expert is None:
         abort(404)
@@ -84,9 +84,14 @@ def index() -> Any:
 # --------------------------------------------------------------------------- an expert's schedule
 
 
-def _expert_page(expert: Expert, *, weekly: WeeklyForm | None = None, weekly_channel: Channel | None = None,
-                 override_form: OverrideForm | None = None, status: int = 200) -> Any:
-    """The expert page; a refused form is passed in so that it keeps the submitted values and messages."""
+def expert_page(expert: Expert, *, weekly: WeeklyForm | None = None, weekly_channel: Channel | None = None,
+                override_form: OverrideForm | None = None, preview: Any = None, preview_days: int = 0,
+                status: int = 200) -> Any:
+    """The expert page; a refused form is passed in so that it keeps the submitted values and messages.
+
+    The page itself is served by booking (``booking.schedule_preview``), which adds the free-slot
+    ``preview``; a refused form re-renders here without it.
+    """
     locations = services.expert_locations(db.session, expert)
     forms = {
         channel: weekly if weekly is not None and channel == weekly_channel
@@ -95,15 +100,14 @@ def _expert_page(expert: Expert, *, weekly: WeeklyForm | None = None, weekly_cha
     }
     now = utcnow()
     zone = expert.department.zone
-    search = current_app.extensions.get(services.SLOT_SEARCH_EXTENSION)
     return render_template(
         "schedules/expert.html",
         expert=expert,
         weekly_forms=forms,
         override_form=override_form or OverrideForm(formdata=None),
         overrides=services.current_overrides(db.session, expert, now.astimezone(zone).date()),
-        preview=services.slot_preview(db.session, expert, now, search) if search is not None else None,
-        preview_days=services.PREVIEW_DAYS,
+        preview=preview,
+        preview_days=preview_days,
         zone_name=zone_label(zone, now),
         channel_labels=CHANNEL_LABELS,
         kind_labels=OVERRIDE_KIND_LABELS,
@@ -112,16 +116,10 @@ def _expert_page(expert: Expert, *, weekly: WeeklyForm | None = None, weekly_cha
     ), status
 
 
-@bp.route("/experts/<int:expert_id>")
-@role_required(Role.EXPERT, Role.SUPERVISOR)
-def expert(expert_id: int) -> Any:
-    return _expert_page(_managed_expert(expert_id))
-
-
 @bp.route("/experts/<int:expert_id>/weekly/<channel>", methods=["POST"])
 @role_required(Role.EXPERT, Role.SUPERVISOR)
 def weekly(expert_id: int, channel: str) -> Any:
-    expert = _managed_expert(expert_id)
+    expert = managed_expert(expert_id)
     chosen = _channel(channel)
     form = WeeklyForm(prefix=chosen.value, locations=services.expert_locations(db.session, expert))
     if form.validate_on_submit():
@@ -131,14 +129,14 @@ def weekly(expert_id: int, channel: str) -> Any:
             apply_domain_error(form, exc)
         else:
             flash(_("Weekly hours saved."), "success")
-            return redirect(url_for("schedules.expert", expert_id=expert.id, _anchor=f"weekly-{chosen.value}"))
-    return _expert_page(expert, weekly=form, weekly_channel=chosen, status=INVALID)
+            return redirect(url_for("schedule_preview.expert", expert_id=expert.id, _anchor=f"weekly-{chosen.value}"))
+    return expert_page(expert, weekly=form, weekly_channel=chosen, status=INVALID)
 
 
 @bp.route("/experts/<int:expert_id>/overrides", methods=["POST"])
 @role_required(Role.EXPERT, Role.SUPERVISOR)
 def add_override(expert_id: int) -> Any:
-    expert = _managed_expert(expert_id)
+    expert = managed_expert(expert_id)
     form = OverrideForm()
     if form.validate_on_submit():
         try:
@@ -151,20 +149,20 @@ def add_override(expert_id: int) -> Any:
             apply_domain_error(form, exc)
         else:
             flash(_("The date override was added."), "success")
-            return redirect(url_for("schedules.expert", expert_id=expert.id, _anchor="overrides"))
-    return _expert_page(expert, override_form=form, status=INVALID)
+            return redirect(url_for("schedule_preview.expert", expert_id=expert.id, _anchor="overrides"))
+    return expert_page(expert, override_form=form, status=INVALID)
 
 
 @bp.route("/experts/<int:expert_id>/overrides/<int:override_id>/delete", methods=["POST"])
 @role_required(Role.EXPERT, Role.SUPERVISOR)
 def delete_override(expert_id: int, override_id: int) -> Any:
-    expert = _managed_expert(expert_id)
+    expert = managed_expert(expert_id)
     override = db.session.get(DateOverride, override_id)
     if override is None or override.expert_id != expert.id:
         abort(404)
     services.delete_override(db.session, _actor(), override)
     flash(_("The date override was deleted."), "success")
-    return redirect(url_for("schedules.expert", expert_id=expert.id, _anchor="overrides"))
+    return redirect(url_for("schedule_preview.expert", expert_id=expert.id, _anchor="overrides"))
 
 
 # --------------------------------------------------------------------------- reception days

@@ -11,6 +11,7 @@ from flask import Flask
 from icalendar import Calendar
 from sqlalchemy import select
 
+from booking.links import video_join_url
 from booking.notifications import send_cancelled, send_confirmed, send_rescheduled
 from booking.services import cancel_booking, reschedule_booking
 from scheduler.audit import Actor
@@ -18,7 +19,6 @@ from scheduler.mail.delivery import build_email
 from scheduler.mail.models import OutboxMessage
 from tests.booking_fixtures import bookable_setup
 from tests.integration.test_workspace_services import confirmed
-from video.rooms import citizen_join_page_url
 
 CITIZEN = Actor("citizen", None, "citizen")
 
@@ -51,7 +51,7 @@ def test_the_invitation_follows_the_booking_through_reschedule_and_cancel(app: F
     request, method = invitation_in(session, "booking_confirmed")
     assert method == "REQUEST"
     assert request.decoded("DTSTART") == setup.at(10) and request.decoded("DTEND") == setup.at(10, 30)
-    assert request["LOCATION"] == citizen_join_page_url(booking, app.config)
+    assert request["LOCATION"] == video_join_url(booking, app.config)
 
     reschedule_booking(session, booking, setup.at(12), now, CITIZEN)
     send_rescheduled(session, booking, app.config, now)

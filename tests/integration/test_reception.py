@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -219,10 +218,20 @@ def test_the_visit_refuses_every_illegal_move(session: Any, setup: ReceptionSetu
     assert (booking.status, booking.called_at, booking.started_at, len(booking.events)) == before
 
 
+# The status each legal move leaves the booking in.
+AFTER = {"check_in": BookingStatus.CHECKED_IN, "start": BookingStatus.CHECKED_IN, "complete": BookingStatus.COMPLETED,
+         "no_show": BookingStatus.NO_SHOW}
+
+
 @pytest.mark.parametrize(("state", "move"), sorted(LEGAL))
 def test_the_visit_allows_each_legal_move(session: Any, setup: ReceptionSetup, state: str, move: str) -> None:
     booking = STATES[state](session, setup)
+    events = len(booking.events)
     MOVES[move](session, setup, booking)
+    assert booking.status == AFTER[move]
+    if move == "start":
+        assert booking.started_at == setup.at(10, 30)
+    assert len(booking.events) > events  # every move is in the visit's history
 
 
 def test_an_expected_visitor_is_not_a_no_show_before_the_appointment(session: Any, setup: ReceptionSetup) -> None:
@@ -277,24 +286,19 @@ def test_the_time_a_no_show_frees_can_take_a_walk_in(session: Any, setup: Recept
     assert walk_in.booking is not None and walk_in.booking.starts_at == small.at(10, 30)
 
 
-def test_the_periodic_job_marks_no_shows_with_the_configured_grace(app: Any, session: Any,
+def test_the_periodic_job_marks_no_shows_with_the_configured_grace(app: Any, session: Any, time_machine: Any,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from datetime import UTC, datetime
-
     from booking.reception.jobs import sweep_no_shows
 
-    now = datetime.now(UTC)
-    setup = reception_setup(session, now.astimezone(ZoneInfo("Europe/Moscow")).date(), starts=time(0),
-                            ends=time(23, 30))
-    start = setup.at(0) + timedelta(minutes=30 * ((now - setup.at(0)) // timedelta(minutes=30)))
-    if start - timedelta(minutes=30) < setup.at(0):
-        pytest.skip("too close to midnight in Moscow for a booking that began half an hour ago")
-    visitor = book(session, setup, start - timedelta(minutes=30), setup.at(0) - timedelta(minutes=1))
+    # Twenty minutes after midnight in Moscow: the job must work in the first half-hour of a day too.
+    setup = reception_setup(session, date(2026, 12, 2), starts=time(0), ends=time(23, 30))
+    visitor = book(session, setup, setup.at(0), setup.at(0) - timedelta(minutes=1))
+    time_machine.move_to(setup.at(0, 20), tick=False)
     monkeypatch.setitem(app.config, "RECEPTION_NO_SHOW_GRACE_MINUTES", 60)
     assert sweep_no_shows() == 0
     monkeypatch.setitem(app.config, "RECEPTION_NO_SHOW_GRACE_MINUTES", 0)
     assert sweep_no_shows() == 1
-    assert visitor.status == BookingStatus.NO_SHOW
+    assert (visitor.status, visitor.no_show_at) == (BookingStatus.NO_SHOW, setup.at(0, 20))
 
 
 # --------------------------------------------------------------------------- concurrency

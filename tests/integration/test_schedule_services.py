@@ -12,7 +12,7 @@ from flask import Flask
 from flask import session as http_session
 from sqlalchemy import select
 
-from booking.availability import search_slots
+from booking.schedule_preview import slot_preview
 from scheduler.audit import Actor, AuditEntry
 from scheduler.auth.access import Action, Scope, may
 from scheduler.auth.models import Role
@@ -311,7 +311,7 @@ def test_preview_groups_slots_by_local_date_per_topic_and_channel(session: Any, 
     expert.topics = [*expert.topics, inactive]
     now = datetime(2030, 1, 4, 12, tzinfo=UTC)  # Friday 15:00 in Moscow
 
-    preview = services.slot_preview(session, expert, now, search_slots)
+    preview = slot_preview(session, expert, now)
 
     assert [(p.topic.id, p.channel) for p in preview] == [(world["video"].id, Channel.VIDEO),
                                                           (world["visit"].id, Channel.IN_PERSON)]
@@ -322,5 +322,5 @@ def test_preview_groups_slots_by_local_date_per_topic_and_channel(session: Any, 
     assert video.count == 4
     assert [d.day for d in visit.days] == [date(2030, 1, 8), date(2030, 1, 15)]
     assert [s.found.location.id for d in visit.days for s in d.slots] == [world["location"].id] * 4
-    friday_to_monday = services.slot_preview(session, expert, now, search_slots, days=4)
+    friday_to_monday = slot_preview(session, expert, now, days=4)
     assert friday_to_monday[0].days == [video.days[0]]

@@ -24,7 +24,7 @@ from tests.helpers import make_user
 
 POLICY = BookingPolicy(secret_key="k" * 40)
 CITIZEN = Actor("citizen", None, "citizen")
-CONFIG = {"SECRET_KEY": "s" * 40, "PUBLIC_BASE_URL": "https://okno.example.org", "FEED_PAST_DAYS": 30,
+CONFIG = {"SECRET_KEY": "s" * 40, "PUBLIC_BASE_URL": "http://okno.example.org", "FEED_PAST_DAYS": 30,
           "FEED_FUTURE_DAYS": 180, "FEED_REFRESH_MINUTES": 15, "BABEL_DEFAULT_LOCALE": "ru"}
 
 
@@ -153,7 +153,7 @@ def test_the_feed_token_works_until_regenerated_or_revoked(session: Any, setup: 
     first = feed.issue_feed_token(session, expert, CONFIG, actor)
     assert expert.feed_token_hash and first not in expert.feed_token_hash
     assert feed.expert_by_feed_token(session, first, CONFIG) is expert
-    assert feed.feed_url(expert, CONFIG) == f"https://okno.example.org/calendar/{first}.ics"
+    assert feed.feed_url(expert, CONFIG) == f"http://okno.example.org/calendar/{first}.ics"
     assert feed.expert_by_feed_token(session, first, {**CONFIG, "SECRET_KEY": "t" * 40}) is None
     second = feed.issue_feed_token(session, expert, CONFIG, actor)
     assert second != first

@@ -22,17 +22,18 @@ def setup(session: Any) -> ReceptionSetup:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch, setup: ReceptionSetup) -> Any:
-    """The pages' clock, set to 9:50 on the reception day unless a test moves it."""
+def clock(time_machine: Any, setup: ReceptionSetup) -> Any:
+    """The clock, set to 9:50 on the reception day unless a test moves it."""
 
     class Clock:
-        now: datetime = setup.at(9, 50)
+        now: datetime
 
         def set(self, at: datetime) -> None:
             self.now = at
+            time_machine.move_to(at, tick=False)
 
     clock = Clock()
-    monkeypatch.setattr("booking.reception.views.utcnow", lambda: clock.now)
+    clock.set(setup.at(9, 50))
     return clock
 
 

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from booking.availability import search_slots
+from booking.schedule_preview import expert as preview_view
 from scheduler.audit import AuditEntry
 from scheduler.auth.models import Role
 from scheduler.db import utcnow
@@ -23,7 +24,6 @@ from scheduler.schedules.models import (
     ReceptionException,
     WeeklyAvailability,
 )
-from scheduler.schedules.services import SLOT_SEARCH_EXTENSION
 from tests.factories import (
     add_override,
     add_reception_day,
@@ -44,18 +44,10 @@ def upcoming_monday(min_days_ahead: int = 2) -> date:
     return day + timedelta(days=(7 - day.weekday()) % 7)
 
 
-@pytest.fixture(autouse=True)
-def slot_search(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Ensure the wiring the composition root does (scheduler may not import booking); yields what the app had."""
-    wired = app.extensions.get(SLOT_SEARCH_EXTENSION)
-    monkeypatch.setitem(app.extensions, SLOT_SEARCH_EXTENSION, search_slots)
-    return wired
-
-
-def test_the_composition_root_wires_the_slot_search(slot_search: Any) -> None:
-    if slot_search is None:
-        pytest.skip("scheduler/app.py does not yet put booking's search_slots in app.extensions['okno.slot_search']")
-    assert slot_search is search_slots
+def test_the_expert_page_is_booking_s_so_its_preview_counts_bookings(app: Flask) -> None:
+    adapter = app.url_map.bind("okno.example.org")
+    assert adapter.match("/staff/schedules/experts/1", method="GET") == ("schedule_preview.expert", {"expert_id": 1})
+    assert app.view_functions["schedule_preview.expert"] is preview_view
 
 
 @pytest.fixture
@@ -264,15 +256,18 @@ def test_preview_shows_the_slots_search_finds(client: Any, session: Any, setup: 
     assert len(re.findall(r'<time datetime="\d{4}-\d\d-\d\dT', html)) == len(found)
 
 
-def test_page_works_without_a_slot_search(client: Any, session: Any, setup: dict[str, Any], app: Flask,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(app.extensions, SLOT_SEARCH_EXTENSION)
+def test_a_refused_form_re_renders_the_page_without_a_preview(client: Any, session: Any,
+                                                              setup: dict[str, Any]) -> None:
     add_weekly(session, setup["expert"], weekdays=(0, 1, 2, 3, 4), starts=time(9), ends=time(12))
     login(client, setup["supervisor"])
-    response = client.get(f"/staff/schedules/experts/{setup['expert'].id}")
-    assert response.status_code == 200
-    assert 'id="preview-heading"' in response.get_data(as_text=True)
-    assert not re.search(r'<time datetime="\d{4}-\d\d-\d\dT', response.get_data(as_text=True))
+    page = f"/staff/schedules/experts/{setup['expert'].id}"
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT', client.get(page).get_data(as_text=True))
+    token = csrf_token(client, page)
+    response = client.post(f"{page}/weekly/video", data=weekly_data(token, [(0, "12:00", "09:00")]))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'id="preview-heading"' in html
+    assert not re.search(r'<time datetime="\d{4}-\d\d-\d\dT', html)
 
 
 def test_preview_respects_an_absence(client: Any, session: Any, setup: dict[str, Any]) -> None:

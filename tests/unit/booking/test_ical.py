@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import Flask
 from icalendar import Calendar
 
 from booking.ical import FEED_DETAIL_NAMES, feed_calendar, invitation
@@ -17,7 +18,7 @@ from scheduler.departments.models import Department, Location, Topic
 from scheduler.schedules.models import Channel
 
 CONFIG = {
-    "PUBLIC_BASE_URL": "https://okno.example.org",
+    "PUBLIC_BASE_URL": "http://okno.example.org",  # as in the test app, whose URL map builds the links
     "SECRET_KEY": "k" * 40,
     "MAIL_FROM": "Окно <no-reply@okno.example.org>",
     "FEED_REFRESH_MINUTES": 15,
@@ -27,6 +28,13 @@ BERLIN = ZoneInfo("Europe/Berlin")
 MOSCOW = ZoneInfo("Europe/Moscow")
 LONG_RUSSIAN = ("Согласование проектной документации на газификацию индивидуального жилого дома "
                 "с последующим подключением к сети газораспределения и заменой газовой плиты")
+
+
+@pytest.fixture(autouse=True)
+def app_context(app: Flask) -> Any:
+    """Links in calendars are built from the app's URL map (on PUBLIC_BASE_URL), as in a job."""
+    with app.app_context():
+        yield
 
 
 def make_booking(start: datetime, *, channel: Channel = Channel.VIDEO, status: BookingStatus = BookingStatus.CONFIRMED,
@@ -76,7 +84,7 @@ def test_the_invitation_is_a_request_with_everything_a_calendar_program_needs() 
     assert str(event["ORGANIZER"]) == "mailto:no-reply@okno.example.org"
     assert event["ORGANIZER"].params["CN"] == "Одно окно, Газ"
     assert str(event["ATTENDEE"]) == "mailto:anna@example.org" and event["ATTENDEE"].params["CN"] == "Анна Смирнова"
-    assert "https://okno.example.org/manage/ABCD2345?token=" in str(event["DESCRIPTION"])
+    assert "http://okno.example.org/manage/ABCD2345?token=" in str(event["DESCRIPTION"])
     alarms = event.walk("VALARM")
     assert len(alarms) == 1 and alarms[0]["ACTION"] == "DISPLAY"
     assert alarms[0].decoded("TRIGGER") == timedelta(hours=-1)
@@ -85,7 +93,7 @@ def test_the_invitation_is_a_request_with_everything_a_calendar_program_needs() 
 def test_video_invitation_points_its_location_at_the_join_page_and_in_person_at_the_address() -> None:
     video = make_booking(datetime(2026, 3, 30, 10, 0, tzinfo=MOSCOW))
     _calendar, event = parse(invitation(video, CONFIG, NOW))
-    join = f"https://okno.example.org/video/ABCD2345?token={manage_token_for(video, CONFIG)}"
+    join = f"http://okno.example.org/video/ABCD2345?token={manage_token_for(video, CONFIG)}"
     assert event["LOCATION"] == join  # the join page admits only the holder of the manage token
     assert join in event["DESCRIPTION"]
     office = make_booking(datetime(2026, 3, 30, 10, 0, tzinfo=MOSCOW), channel=Channel.IN_PERSON)
@@ -163,7 +171,7 @@ def test_commas_semicolons_backslashes_and_newlines_are_escaped_and_survive_the_
     unfolded = data.replace(b"\r\n ", b"").decode("utf-8")
     assert "Газ\\, вода\\; канализация \\\\ отопление\\nвторая строка" in unfolded
     _calendar, event = parse(data)
-    assert event["SUMMARY"] == f"Consultation: {tricky}"
+    assert event["SUMMARY"] == f"Консультация: {tricky}"  # the booking is in Russian
     assert event["LOCATION"] == f"Приёмная, {tricky}"
     assert event["ORGANIZER"].params["CN"] == "Одно окно, Газ"
     feed = feed_calendar(tricky, [booking], CONFIG, NOW)
@@ -186,9 +194,9 @@ def test_the_feed_is_published_with_refresh_hints_and_stable_uids() -> None:
                                           "consultation-EFGH6789@okno.example.org"]
     again = Calendar.from_ical(feed_calendar("x", [first, second], CONFIG, NOW + timedelta(hours=1)))
     assert [e["UID"] for e in again.walk("VEVENT")] == [e["UID"] for e in events]
-    assert events[0]["LOCATION"] == "https://okno.example.org/staff/video/ABCD2345"  # the expert's own join page
+    assert events[0]["LOCATION"] == "http://okno.example.org/staff/video/ABCD2345"  # the expert's own join page
     assert events[1]["LOCATION"] == "Приёмная, ул. Ленина, 1"
-    assert events[0]["URL"] == "https://okno.example.org/staff/workspace/bookings/ABCD2345"
+    assert events[0]["URL"] == "http://okno.example.org/staff/workspace/bookings/ABCD2345"
 
 
 @pytest.mark.parametrize(("detail", "shows_name"), [("minimal", False), ("names", True)])
