@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from booking.models import Booking, BookingStatus, Outcome
 from booking.services import transition
 from scheduler.audit import Actor
-from scheduler.errors import DomainError
+from scheduler.errors import DomainError, ErrorCode
 from scheduler.schedules.models import Channel
 
 MAX_NOTE = 5000
@@ -57,11 +57,11 @@ def no_show_refusal(booking: Booking, now: datetime) -> DomainError | None:
     """Why the booking cannot be marked a no-show now (None: it can)."""
     if booking.status == BookingStatus.CONFIRMED:
         if now < booking.starts_at:
-            return DomainError({"booking": _l("The appointment has not started yet.")}, code="too_early")
+            return DomainError({"booking": _l("The appointment has not started yet.")}, code=ErrorCode.TOO_EARLY)
         return None
     if booking.status == BookingStatus.CHECKED_IN and booking.started_at is None:
         return None
-    return DomainError({"booking": _l("This visitor cannot be marked as a no-show.")}, code="conflict")
+    return DomainError({"booking": _l("This visitor cannot be marked as a no-show.")}, code=ErrorCode.CONFLICT)
 
 
 def completion_refusal(booking: Booking, now: datetime) -> DomainError | None:
@@ -70,12 +70,12 @@ def completion_refusal(booking: Booking, now: datetime) -> DomainError | None:
         return None
     if booking.status == BookingStatus.CONFIRMED and booking.channel != Channel.IN_PERSON:
         if now < booking.starts_at:
-            return DomainError({"booking": _l("This consultation has not started yet.")}, code="too_early")
+            return DomainError({"booking": _l("This consultation has not started yet.")}, code=ErrorCode.TOO_EARLY)
         return None
     if booking.status in (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN):
         return DomainError({"booking": _l("Only a called visitor's consultation can be completed.")},
-                           code="conflict")
-    return DomainError({"booking": _l("This booking cannot change like that any more.")}, code="conflict")
+                           code=ErrorCode.CONFLICT)
+    return DomainError({"booking": _l("This booking cannot change like that any more.")}, code=ErrorCode.CONFLICT)
 
 
 def may_mark_no_show(booking: Booking, now: datetime) -> bool:

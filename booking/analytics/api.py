@@ -26,7 +26,9 @@ Count = Annotated[int, Field(ge=0)]
 Rate = Annotated[float | None, Field(description="a share from 0 to 1; null without a base")]
 
 
-class StatsFigures(BaseModel):
+class BookingCounts(BaseModel):
+    """How many bookings were made, held, cancelled... in a period or one of its rows."""
+
     made: Count
     held: Count
     cancelled: Count
@@ -36,6 +38,9 @@ class StatsFigures(BaseModel):
     in_person: Count
     individuals: Count
     legal_entities: Count
+
+
+class StatsFigures(BookingCounts):
     booked_minutes: Count
     available_minutes: Count
     utilisation: float | None = Field(description="booked consultation minutes ÷ experts' available minutes")
@@ -50,18 +55,9 @@ class StatsFigures(BaseModel):
     reopen_rate: Rate
 
 
-class StatsCounts(BaseModel):
+class StatsCounts(BookingCounts):
     key: str = Field(description="topic slug, channel, YYYY-MM or YYYY-MM-DD")
     label: str
-    made: Count
-    held: Count
-    cancelled: Count
-    no_show: Count
-    walk_ins: Count
-    online: Count
-    in_person: Count
-    individuals: Count
-    legal_entities: Count
 
 
 class StatsRating(BaseModel):

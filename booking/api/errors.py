@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from booking.api.models import Slot
 from booking.services import SlotTaken
-from scheduler.errors import DomainError
+from scheduler.errors import DomainError, ErrorCode
 from scheduler.extensions import db
 
 # A service names a citizen's field plainly ("phone"); the API body nests it ("citizen.phone").
@@ -56,8 +56,8 @@ def domain_error(exc: DomainError) -> APIError:
     if isinstance(exc, SlotTaken):
         return APIError(409, "slot_taken", _("This time has just been taken. Choose another one."),
                         alternatives=[Slot.of(s).model_dump(mode="json") for s in exc.find_alternatives(db.session)])
-    if exc.code == "limit_reached":
+    if exc.code == ErrorCode.LIMIT_REACHED:
         return APIError(409, "limit_reached", first)
-    if exc.code == "conflict":
+    if exc.code == ErrorCode.CONFLICT:
         return APIError(409, "conflict", first or _("Conflict."))
     return validation_error(citizen_paths(exc.fields))

@@ -33,7 +33,7 @@ from booking.reception.models import WaitingEntry, WaitingStatus
 from booking.services import BookingPolicy, SlotTaken, confirm_booking, hold_slot, transition
 from scheduler.audit import Actor, record
 from scheduler.departments.models import Location, Topic
-from scheduler.errors import DomainError
+from scheduler.errors import DomainError, ErrorCode
 from scheduler.experts.models import Expert
 from scheduler.schedules.models import Channel, ReceptionDay
 
@@ -159,29 +159,29 @@ def check_in(session: Session, code: str, location: Location, now: datetime, win
     """Check a visitor in by the booking code (typed, or read from the QR code by a scanner)."""
     booking = _lock_booking(session, code)
     if booking is None or booking.status == BookingStatus.PENDING:
-        raise DomainError({"code": _l("No booking has this code. Check the code.")}, code="not_found")
+        raise DomainError({"code": _l("No booking has this code. Check the code.")}, code=ErrorCode.NOT_FOUND)
     zone = location.zone
     if booking.channel != Channel.IN_PERSON or booking.location_id != location.id:
         where = booking.location.name if booking.location is not None else _l("by video")
         raise DomainError({"code": _l("This booking is for another place: %(where)s.", where=where)},
-                          code="wrong_location")
+                          code=ErrorCode.WRONG_LOCATION)
     if booking.starts_at.astimezone(zone).date() != local_today(location, now):
         raise DomainError({"code": _l("This booking is for another day: %(day)s.",
                                       day=booking.starts_at.astimezone(zone).strftime("%d.%m.%Y"))},
-                          code="wrong_day")
+                          code=ErrorCode.WRONG_DAY)
     if booking.status == BookingStatus.CHECKED_IN:
         raise DomainError({"code": _l("This visitor is already checked in (queue number %(n)s).",
-                                      n=booking.queue_number)}, code="already_checked_in")
+                                      n=booking.queue_number)}, code=ErrorCode.ALREADY_CHECKED_IN)
     if booking.status != BookingStatus.CONFIRMED:
         raise DomainError({"code": _l("This booking cannot be checked in: it is no longer active.")},
-                          code="conflict")
+                          code=ErrorCode.CONFLICT)
     if now < booking.starts_at - timedelta(minutes=windows.early_minutes):
         raise DomainError({"code": _l("Too early: check-in opens %(n)s minutes before the appointment.",
-                                      n=windows.early_minutes)}, code="too_early")
+                                      n=windows.early_minutes)}, code=ErrorCode.TOO_EARLY)
     if now > booking.starts_at + timedelta(minutes=windows.late_minutes):
         raise DomainError({"code": _l("Too late: the appointment started more than %(n)s minutes ago. "
                                       "Register the visitor as a walk-in.", n=windows.late_minutes)},
-                          code="too_late")
+                          code=ErrorCode.TOO_LATE)
     transition(session, booking, BookingStatus.CHECKED_IN, "checked_in", actor, now)
     booking.checked_in_at = now
     booking.queue_number = next_queue_number(session, location, local_today(location, now))
@@ -252,7 +252,7 @@ def register_walk_in(session: Session, *, location: Location, topic: Topic, name
 
 
 def _call_refused() -> DomainError:
-    return DomainError({"booking": _l("This visitor cannot be called now.")}, code="conflict")
+    return DomainError({"booking": _l("This visitor cannot be called now.")}, code=ErrorCode.CONFLICT)
 
 
 def call_next(session: Session, location: Location, now: datetime, window: str, actor: Actor,
@@ -317,7 +317,7 @@ def start_consultation(session: Session, booking: Booking, now: datetime, actor:
     """The called visitor sits down: the consultation starts."""
     booking = lock_booking(session, booking)
     if visit_state(booking) != "called":
-        raise DomainError({"booking": _l("Only a called visitor can start a consultation.")}, code="conflict")
+        raise DomainError({"booking": _l("Only a called visitor can start a consultation.")}, code=ErrorCode.CONFLICT)
     booking.started_at = now
     _event(session, booking, "started", actor, now)
 
@@ -326,7 +326,7 @@ def move_waiting(session: Session, entry: WaitingEntry, to: WaitingStatus, now: 
     """Start, finish or give up a waiting-list visit (the waiting list's own state machine)."""
     entry = lock_row(session, WaitingEntry, entry.id)
     if not entry.can_become(to):
-        raise DomainError({"booking": _l("This visitor cannot change like that any more.")}, code="conflict")
+        raise DomainError({"booking": _l("This visitor cannot change like that any more.")}, code=ErrorCode.CONFLICT)
     before = entry.status
     entry.status = to
     if to == WaitingStatus.STARTED:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from scheduler.audit import Actor, record
 from scheduler.auth.models import Role, User, normalise_email
 from scheduler.departments.models import BusinessHours, Department, Location, Topic
-from scheduler.errors import DomainError
+from scheduler.errors import DomainError, ErrorCode
 from scheduler.experts.models import Expert
 from scheduler.schedules.models import (
     Channel,
@@ -50,7 +50,7 @@ class SetupError(DomainError):
         for problem in problems:
             path, _, message = problem.partition(": ")
             fields[path] = f"{fields[path]}; {message}" if path in fields else message
-        super().__init__(fields, code="invalid_setup")
+        super().__init__(fields, code=ErrorCode.INVALID_SETUP)
         self.problems = list(problems)
 
 
