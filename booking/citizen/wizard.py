@@ -69,17 +69,28 @@ def book(slug: str) -> ResponseReturnValue:
         return _slot_taken_page(topic, choice, nearest_alternatives(
             db.session, topic, choice.channel, choice.start, now, choice.expert_id, location_id=choice.location_id))
     context = _details_context(topic, form, choice, free)
-    if request.method != "POST" or not form.validate_on_submit():
-        return render_template("citizen/details.html", **context), (422 if request.method == "POST" else 200)
+    if request.method != "POST":
+        return render_template("citizen/details.html", **context)
+    form_is_complete = form.validate_on_submit()
     try:
+        # Checked even when the form is incomplete, so every mistake is shown at the first submit.
         citizen, question = _applicant(form, topic)
     except DomainError as exc:
-        apply_domain_error(form, exc)
+        apply_domain_error(form, _unmarked(form, exc))
+        return render_template("citizen/details.html", **context), 422
+    if not form_is_complete:
         return render_template("citizen/details.html", **context), 422
     if form.step.data != "book":
         form.step.data = "book"
         return render_template("citizen/review.html", citizen=citizen, question=question, **context)
     return _hold(topic, choice, citizen, question, now, form, context)
+
+
+def _unmarked(form: DetailsForm, exc: DomainError) -> DomainError:
+    """The refusal's messages for fields the form's own checks left unmarked (one message a field)."""
+    fields = {key: message for key, message in exc.fields.items()
+              if not getattr(getattr(form, key, None), "errors", None)}
+    return DomainError(fields, code=exc.code)
 
 
 def _details_context(topic: Topic, form: DetailsForm, choice: SlotChoice, free: FoundSlot | None) -> dict[str, Any]:
@@ -92,13 +103,24 @@ def _details_context(topic: Topic, form: DetailsForm, choice: SlotChoice, free: 
 
 
 def _applicant(form: DetailsForm, topic: Topic) -> tuple[CitizenDetails, str]:
-    citizen = validate_citizen(
-        name=form.name.data or "", email=form.email.data or "", phone=form.phone.data or "",
-        applicant_type=form.applicant_type.data or "", organisation=form.organisation.data or "",
-        inn=form.inn.data or "", allowed_types=topic.applicant_types,
-        check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
-    )
-    return citizen, validate_question(form.question.data or "")
+    """The citizen's details and question by the booking rules; every problem of both at once."""
+    problems: dict[str, str] = {}
+    try:
+        citizen = validate_citizen(
+            name=form.name.data or "", email=form.email.data or "", phone=form.phone.data or "",
+            applicant_type=form.applicant_type.data or "", organisation=form.organisation.data or "",
+            inn=form.inn.data or "", allowed_types=topic.applicant_types,
+            check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
+        )
+    except DomainError as exc:
+        problems.update(exc.fields)
+    try:
+        question = validate_question(form.question.data or "")
+    except DomainError as exc:
+        problems.update(exc.fields)
+    if problems:
+        raise DomainError(problems)
+    return citizen, question
 
 
 def _hold(topic: Topic, choice: SlotChoice, citizen: CitizenDetails, question: str, now: datetime,

@@ -95,3 +95,17 @@ def test_manage_page_needs_the_token(client: Any, session: Any) -> None:
     stranger = client.application.test_client()
     assert stranger.get(f"/manage/{booking.code}").status_code == 404
     assert stranger.get(f"/manage/{booking.code}?token=forged", follow_redirects=True).status_code == 404
+
+
+def test_every_mistake_is_shown_at_the_first_submit(client: Any, session: Any) -> None:
+    """A missing consent does not hide a wrong email, phone or question until the next try."""
+    setup = bookable_setup(session)
+    response = book_through_pages(client, session, setup, setup.at(10), email="not-an-email", phone="123",
+                                  question="short", consent="")
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    invalid = set(re.findall(r'name="(\w+)"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*name="(\w+)"', text))
+    marked = {a or b for a, b in invalid}
+    assert {"email", "phone", "question", "consent"} <= marked, marked
+    assert text.count("Без вашего согласия") == 1
+    assert session.scalars(select(Booking)).first() is None
