@@ -121,7 +121,7 @@ def register_database_events(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
-            _configure_sqlite(engine)
+            configure_sqlite(engine)
 
     from scheduler.jobs import install_outbox_notifier
     from scheduler.transaction import register_transaction_boundary
@@ -130,7 +130,7 @@ def register_database_events(app: Flask) -> None:
     register_transaction_boundary(app)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def configure_sqlite(engine: Engine) -> None:
     """Foreign keys on, WAL, and serialised write transactions that SQLAlchemy fully controls.
 
     pysqlite's own transaction handling breaks SAVEPOINT; the SQLAlchemy docs' recipe

@@ -27,7 +27,7 @@ from booking.api.plumbing import CODE_RE, TOKEN_MAX, json_body, json_response, p
 from booking.codes import normalise_code
 from booking.models import Booking
 from booking.tickets.models import Ticket, TicketStatus
-from booking.tickets.services import citizen_token_matches, open_followup, staff_can_see
+from booking.tickets.services import citizen_token_matches, open_followup
 from scheduler.audit import Actor
 from scheduler.auth.access import Action, may
 from scheduler.auth.models import Role
@@ -152,7 +152,7 @@ def get_ticket(number: str) -> ResponseReturnValue:
         raise not_found(_("There is no such ticket."))
     if partner is not None and ticket.booking.partner_key_id == partner.id:
         return _ticket_response(ticket)
-    if staff is not None and staff_can_see(staff, ticket):
+    if staff is not None and may(staff, Action.HANDLE_TICKET, ticket.scope):
         return _ticket_response(ticket)
     if token and len(token) <= TOKEN_MAX and citizen_token_matches(ticket, token):
         return _ticket_response(ticket)

@@ -345,11 +345,6 @@ def close_unconfirmed(session: Session, now: datetime, config: Mapping[str, Any]
 
 # --- who may see what -------------------------------------------------------------------------------
 
-def staff_can_see(user: User, ticket: Ticket) -> bool:
-    """May staff see and work on the ticket (the access table's HANDLE_TICKET rule, for the ticket API)."""
-    return may(user, Action.HANDLE_TICKET, ticket.scope)
-
-
 def citizen_tickets(session: Session, email: str) -> list[Ticket]:
     """The tickets opened from this citizen's consultations, newest first."""
     return list(session.scalars(

@@ -15,7 +15,7 @@ from booking import consultation
 from booking.models import Booking, BookingStatus, Outcome
 from booking.reception import services
 from booking.reception.models import WaitingEntry, WaitingStatus
-from scheduler.app import _configure_sqlite
+from scheduler.app import configure_sqlite
 from scheduler.audit import Actor
 from scheduler.config import normalise_database_url
 from scheduler.db import Base
@@ -308,7 +308,7 @@ def test_two_desks_checking_in_the_same_visitor_get_one_success(database_url: st
     """Two threads, each its own connection and transaction, check in one code at the same moment."""
     engine = create_engine(normalise_database_url(fresh_database_url))
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)  # as the app does: BEGIN IMMEDIATE serialises writers
+        configure_sqlite(engine)  # as the app does: BEGIN IMMEDIATE serialises writers
     try:
         Base.metadata.create_all(engine)
         with Session(engine) as session:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time as perf
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -721,14 +720,11 @@ def test_invalid_input_rejected(changes: dict[str, Any]) -> None:
         run(**changes)
 
 
-def test_scale_is_not_quadratic() -> None:
-    """50 experts x 14 days x 5,000 bookings; the generous bound only catches a quadratic scan."""
-    elapsed, slots = _time_large_case()
-    assert slots
-    assert elapsed < 2.0
+def test_a_busy_fortnight_offers_only_free_times() -> None:
+    """50 experts x 14 days x 5,000 bookings: every slot offered is clear of every booking and buffer.
 
-
-def _time_large_case() -> tuple[float, list[Slot]]:
+    How long this takes is measured by bench/slots.py (printed figures), not asserted here.
+    """
     experts = list(range(1, 51))
     weekly = [r for e in experts for r in rows("09:00-13:00", "14:00-18:00", expert=e)]
     first = MON
@@ -741,7 +737,6 @@ def _time_large_case() -> tuple[float, list[Slot]]:
         )
         for n in range(5000)
     ]
-    began = perf.perf_counter()
     slots = run(
         expert_ids=experts,
         weekly=weekly,
@@ -749,7 +744,14 @@ def _time_large_case() -> tuple[float, list[Slot]]:
         last_day=first + timedelta(days=13),
         topic=topic(slot_interval=15, buffer=10),
     )
-    return perf.perf_counter() - began, slots
+    assert slots
+    by_expert: dict[int, list[BusyInterval]] = {}
+    for b in booked:
+        by_expert.setdefault(b.expert_id, []).append(b)
+    for slot in slots:
+        for b in by_expert.get(slot.expert_id, []):
+            # Half-open, each side with its buffer: the slot's 10 minutes, the booking's 5.
+            assert not (slot.start < b.end + b.buffer and b.start < slot.end + timedelta(minutes=10)), (slot, b)
 
 
 # --------------------------------------------------------------------------- pre-holiday days (art. 95)
