@@ -14,6 +14,10 @@ from typing import Any
 
 from scheduler.app import PROJECT_ROOT
 
+# A new Python process imports the whole app before it serves; on a busy two-core machine that alone
+# has taken over 20 s. Waits that include a start-up allow this much (a bound, not an expectation).
+STARTUP_SECONDS = 60.0
+
 
 def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
     """Poll until ``condition()`` is truthy and return it; fail the test after ``timeout`` seconds."""
@@ -47,7 +51,8 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def wait_until_serving(url: str, process: subprocess.Popen[bytes], logs: list[Path], timeout: float = 30.0) -> None:
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], logs: list[Path],
+                       timeout: float = STARTUP_SECONDS) -> None:
     """Wait for ``/healthz`` to answer 200; if the server dies first, fail with its logs."""
 
     def answers() -> bool:

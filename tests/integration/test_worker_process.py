@@ -17,7 +17,7 @@ from scheduler.extensions import db
 from scheduler.mail.compose import queue_email
 from scheduler.mail.models import OutboxMessage, OutboxStatus
 from tests.conftest import app_config
-from tests.processes import start_process, stop_process, wait_for
+from tests.processes import STARTUP_SECONDS, start_process, stop_process, wait_for
 from tests.smtp_server import smtp_server
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def test_worker_delivers_on_commit_and_survives_a_kill(fresh_database_url: str, 
                 queue(2)  # waiting before any worker runs
                 worker = start_worker(env, log)
                 try:
-                    wait_for(lambda: len(handler.messages) == 2)
+                    wait_for(lambda: len(handler.messages) == 2, timeout=STARTUP_SECONDS)
                     queue(3)  # delivered by the nudge, well before the minute sweep
                     wait_for(lambda: len(handler.messages) == 5, timeout=15)
                     # Killed once every delivery is recorded. (Killed between the SMTP server's
@@ -67,7 +67,7 @@ def test_worker_delivers_on_commit_and_survives_a_kill(fresh_database_url: str, 
                 queue(1)
                 restarted = start_worker(env, log)
                 try:
-                    wait_for(lambda: len(handler.messages) == 6)
+                    wait_for(lambda: len(handler.messages) == 6, timeout=STARTUP_SECONDS)
                     time.sleep(1.0)  # room for a duplicate to show up, if the worker were to send one
                 finally:
                     stop_process(restarted)
