@@ -9,11 +9,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
 
 from scheduler.audit import Actor, record
 from scheduler.auth.forms import LoginForm
 from scheduler.auth.models import User, normalise_email
+from scheduler.auth.services import authenticate
 from scheduler.db import utcnow
 from scheduler.extensions import db, limiter, login_manager
 
@@ -55,8 +55,8 @@ def login() -> Any:
         return redirect(url_for("staff.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.email == normalise_email(form.email.data or "")))
-        if user is not None and user.is_active and user.check_password(form.password.data or ""):
+        user = authenticate(db.session, form.email.data or "", form.password.data or "")
+        if user is not None:
             login_user(user)
             user.last_login_at = utcnow()
             record(db.session, Actor.staff(user), "user.signed_in", "user", user.id)

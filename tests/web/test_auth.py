@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Literal
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 
 from scheduler.audit import AuditEntry
 from scheduler.auth.models import Role
 from tests.helpers import csrf_token, login, make_user
+
+CSRF_VALUE_RE = re.compile(r'name="csrf_token"[^>]*value="[^"]+"')
 
 
 def test_staff_signs_in_with_the_right_password_and_is_audited(client: Any, session: Any) -> None:
@@ -34,6 +38,56 @@ def test_wrong_password_is_refused_with_a_field_message(client: Any, session: An
 def test_inactive_account_cannot_sign_in(client: Any, session: Any) -> None:
     user = make_user(session, is_active_account=False)
     assert login(client, user).status_code == 200
+    assert client.get("/staff/").status_code == 302
+
+
+def _verify_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Spy on argon2's verify: record each hash checked while still doing the real work."""
+    calls: list[str] = []
+    real_verify = PasswordHasher.verify
+
+    def spy(self: PasswordHasher, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        calls.append(hash if isinstance(hash, str) else hash.decode())
+        return real_verify(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", spy)
+    return calls
+
+
+def _argon2_parameters(hash: str) -> str:
+    """'$argon2id$v=19$m=…,t=…,p=…' — the part that decides how long a verification takes."""
+    return "$".join(hash.split("$")[:4])
+
+
+def _refusal(response: Any) -> str:
+    return CSRF_VALUE_RE.sub("", response.get_data(as_text=True))
+
+
+def test_unknown_email_costs_one_verification_like_a_known_one(
+    client: Any, session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Timing must not tell which staff emails exist: every sign-in verifies exactly one argon2 hash."""
+    user = make_user(session)
+    inactive = make_user(session, is_active_account=False)
+    calls = _verify_calls(monkeypatch)
+
+    wrong_password = login(client, user, password="not the password")
+    assert len(calls) == 1
+    known_parameters = _argon2_parameters(calls[0])
+
+    calls.clear()
+    token = csrf_token(client, "/staff/login")
+    unknown = client.post("/staff/login", data={"email": "nobody@example.org", "password": "not the password",
+                                                "csrf_token": token})
+    assert len(calls) == 1
+    assert _argon2_parameters(calls[0]) == known_parameters
+
+    calls.clear()
+    assert login(client, inactive).status_code == 200
+    assert len(calls) == 1
+
+    assert unknown.status_code == wrong_password.status_code == 200
+    assert _refusal(unknown).replace("nobody@example.org", user.email) == _refusal(wrong_password)
     assert client.get("/staff/").status_code == 302
 
 
