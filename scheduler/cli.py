@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from scheduler.audit import Actor
@@ -61,6 +61,10 @@ def demo_data_command(logins_only: bool) -> None:
     """Load the demo departments, topics, experts, schedules and staff users (idempotent)."""
     from scheduler.demo import demo_logins, load_demo_data
 
+    if current_app.config["OKNO_ENV"] == "production":
+        # The demo admin's password is published in the README: loading it would open the site to anyone.
+        raise click.ClickException("demo-data refuses to run in production (OKNO_ENV=production): "
+                                   "its staff accounts have published passwords. Nothing was written.")
     if logins_only:
         logins = demo_logins()
     else:
