@@ -32,6 +32,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from booking.availability import FoundSlot, search_slots, topic_experts
 from booking.citizens import CitizenDetails
@@ -353,14 +354,12 @@ def hold_slot(
 def confirm_hold(session: Session, booking: Booking, code: str, now: datetime, policy: BookingPolicy,
                  actor: Actor) -> None:
     """Check the emailed code; the hold becomes a confirmed booking."""
-    if booking.status != BookingStatus.PENDING:
-        raise DomainError({"code": _l("This booking does not wait for a code any more.")})
-    if booking.hold_expires_at is None or booking.hold_expires_at <= now:
-        raise DomainError({"code": _l("The time was held for %(n)s minutes and has been released. Book again.",
-                                      n=policy.hold_minutes)}, code=ErrorCode.HOLD_EXPIRED)
-    if booking.confirmation_attempts >= policy.max_code_attempts:
+    _check_waits_for_code(booking, now, policy)
+    if not _count_attempt(session, booking, policy):
+        # A concurrent request used the last attempt or settled the hold: say what it left behind.
+        session.refresh(booking)
+        _check_waits_for_code(booking, now, policy)
         raise DomainError({"code": _l("Too many wrong codes. Book again.")}, code=ErrorCode.TOO_MANY_ATTEMPTS)
-    booking.confirmation_attempts += 1
     expected = confirmation_code_hash(code.strip(), policy.secret_key, booking.code)
     if not hmac.compare_digest(expected, booking.confirmation_code_hash):
         if booking.confirmation_attempts >= policy.max_code_attempts:
@@ -373,6 +372,37 @@ def confirm_hold(session: Session, booking: Booking, code: str, now: datetime, p
         # The attempt counts even though the code is refused: guessing must not be free.
         raise DomainError({"code": _l("Wrong code. Attempts left: %(n)s.", n=left)}, keeps_changes=True)
     confirm_booking(session, booking, now, actor)
+
+
+def _check_waits_for_code(booking: Booking, now: datetime, policy: BookingPolicy) -> None:
+    if booking.status != BookingStatus.PENDING:
+        raise DomainError({"code": _l("This booking does not wait for a code any more.")})
+    if booking.hold_expires_at is None or booking.hold_expires_at <= now:
+        raise DomainError({"code": _l("The time was held for %(n)s minutes and has been released. Book again.",
+                                      n=policy.hold_minutes)}, code=ErrorCode.HOLD_EXPIRED)
+    if booking.confirmation_attempts >= policy.max_code_attempts:
+        raise DomainError({"code": _l("Too many wrong codes. Book again.")}, code=ErrorCode.TOO_MANY_ATTEMPTS)
+
+
+def _count_attempt(session: Session, booking: Booking, policy: BookingPolicy) -> bool:
+    """Take one code attempt in the database itself; False when none is left.
+
+    Read-then-write would let concurrent guesses all see the same count and all be checked;
+    one conditional UPDATE (its row lock makes the others wait and re-check) never hands out
+    more than ``max_code_attempts``.
+    """
+    attempts = session.execute(
+        update(Booking)
+        .where(Booking.id == booking.id, Booking.status == BookingStatus.PENDING,
+               Booking.confirmation_attempts < policy.max_code_attempts)
+        .values(confirmation_attempts=Booking.confirmation_attempts + 1)
+        .returning(Booking.confirmation_attempts)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if attempts is None:
+        return False
+    set_committed_value(booking, "confirmation_attempts", attempts)  # already written: not a change to flush
+    return True
 
 
 def confirm_booking(session: Session, booking: Booking, now: datetime, actor: Actor) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+import booking.services as booking_services
 from booking.availability import search_slots
 from booking.citizens import validate_citizen
 from booking.codes import CODE_ALPHABET, CODE_LENGTH
@@ -22,7 +27,10 @@ from booking.services import (
     hold_slot,
     reschedule_booking,
 )
+from scheduler.app import configure_sqlite
 from scheduler.audit import Actor, AuditEntry
+from scheduler.config import normalise_database_url
+from scheduler.db import Base
 from scheduler.errors import DomainError
 from tests.booking_fixtures import bookable_setup, two_office_setup
 
@@ -252,3 +260,76 @@ def test_an_office_is_only_for_in_person_consultations(session: Any, two_offices
     with pytest.raises(DomainError) as unknown:
         hold_in_person(session, setup, setup.at(10), now_before(setup), citizen(1), location_id=office.id + 1000)
     assert set(unknown.value.fields) == {"location"} and unknown.value.code != "slot_taken"
+
+
+def test_concurrent_wrong_codes_never_check_more_than_the_attempt_limit(
+    database_url: str, fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twelve guesses at one hold at the same moment, each on its own connection: at most five are checked.
+
+    Every thread read the hold before any guess was counted (as a request does under READ
+    COMMITTED), so a limit checked on that copy would let all twelve through.
+    """
+    policy = dataclasses.replace(POLICY, max_code_attempts=5)
+    guesses = 12
+    engine = create_engine(normalise_database_url(fresh_database_url))
+    if engine.dialect.name == "sqlite":
+        configure_sqlite(engine)  # as the app does: BEGIN IMMEDIATE serialises writers
+    checked: list[str] = []
+    lock = threading.Lock()
+    real_hash = booking_services.confirmation_code_hash
+
+    def counting_hash(code: str, secret_key: str, booking_code: str) -> str:
+        with lock:
+            checked.append(code)
+        return real_hash(code, secret_key, booking_code)
+
+    monkeypatch.setattr(booking_services, "confirmation_code_hash", counting_hash)
+    try:
+        Base.metadata.create_all(engine)
+        with Session(engine) as session:
+            setup = bookable_setup(session)
+            now = now_before(setup)
+            result = hold(session, setup, setup.at(10), now, policy=policy)
+            booking_id = result.booking.id
+            wrong = "000000" if result.confirmation_code != "000000" else "111111"
+            session.commit()
+        checked.clear()  # holding computed the code's hash too; only the guesses count
+        barrier = threading.Barrier(guesses)
+        outcomes: list[str] = []
+
+        def guess() -> None:
+            with Session(engine, expire_on_commit=False) as session:
+                booking = session.get(Booking, booking_id)
+                assert booking is not None
+                session.commit()  # the copy stays loaded; SQLite's write lock is released for the others
+                barrier.wait()
+                try:
+                    confirm_hold(session, booking, wrong, now, policy, ACTOR)
+                    session.commit()
+                    outcome = "confirmed"
+                except DomainError as exc:
+                    # The request boundary commits a refusal that keeps its changes (the counted attempt).
+                    if exc.keeps_changes:
+                        session.commit()
+                    else:
+                        session.rollback()
+                    outcome = exc.code.value
+            with lock:
+                outcomes.append(outcome)
+
+        threads = [threading.Thread(target=guess) for _ in range(guesses)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(outcomes) == guesses and "confirmed" not in outcomes
+        assert len(checked) == policy.max_code_attempts
+        with Session(engine) as session:
+            booking = session.get(Booking, booking_id)
+            assert booking is not None
+            assert booking.confirmation_attempts == policy.max_code_attempts
+            assert booking.status == BookingStatus.CANCELLED
+            assert [e.kind for e in booking.events].count("hold_released") == 1
+    finally:
+        engine.dispose()
