@@ -134,11 +134,13 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per 5 minutes"),
+        "LOGIN_ADDRESS_RATE_LIMIT": env.get("LOGIN_ADDRESS_RATE_LIMIT", "100 per 5 minutes"),
         # Booking
         "BOOKING_HOLD_MINUTES": _int(env, "BOOKING_HOLD_MINUTES", 15),
         "BOOKING_ACTIVE_PER_TOPIC": _int(env, "BOOKING_ACTIVE_PER_TOPIC", 1),
         "BOOKING_CODE_ATTEMPTS": _int(env, "BOOKING_CODE_ATTEMPTS", 5),
         "BOOKING_HOLD_RATE_LIMIT": env.get("BOOKING_HOLD_RATE_LIMIT", "10 per hour"),
+        "BOOKING_HOLD_ADDRESS_RATE_LIMIT": env.get("BOOKING_HOLD_ADDRESS_RATE_LIMIT", "60 per hour"),
         "BOOKING_CODE_RATE_LIMIT": env.get("BOOKING_CODE_RATE_LIMIT", "20 per hour"),
         "EMAIL_CHECK_DELIVERABILITY": _bool(env.get("EMAIL_CHECK_DELIVERABILITY"), default=production),
         "API_RATE_LIMIT": env.get("API_RATE_LIMIT", "300 per minute"),

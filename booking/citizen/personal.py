@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from booking.citizen.access import grant_manage
 from booking.citizen.forms import PersonalLinkForm
+from booking.citizen.limits import email_key, per_address_limit, per_person_limit
 from booking.citizens import normalise_email_address
 from booking.codes import display_code, new_token, token_hash
 from booking.links import manage_token_for, personal_url
@@ -24,11 +25,8 @@ from scheduler.forms import apply_domain_error
 from scheduler.mail.compose import queue_email
 
 
-def _link_limit() -> str:
-    return str(current_app.config["BOOKING_HOLD_RATE_LIMIT"])
-
-
-@limiter.limit(_link_limit, methods=["POST"])
+@limiter.limit(per_address_limit, methods=["POST"])
+@limiter.limit(per_person_limit, methods=["POST"], key_func=email_key)
 def personal() -> ResponseReturnValue:
     email = session.get("citizen_email")
     if email and request.method == "GET":

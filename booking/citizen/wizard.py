@@ -15,6 +15,7 @@ from booking.availability import FoundSlot, topic_experts
 from booking.citizen.access import grant_manage
 from booking.citizen.choice import SlotChoice, find_active_topic, parse_slot_choice
 from booking.citizen.forms import CodeForm, DetailsForm
+from booking.citizen.limits import email_key, per_address_limit, per_person_limit, phone_key
 from booking.citizens import CitizenDetails, validate_citizen, validate_question
 from booking.codes import display_code
 from booking.links import manage_token_for
@@ -30,16 +31,8 @@ from scheduler.forms import apply_domain_error
 from scheduler.transaction import discard_changes
 
 
-def _hold_limit() -> str:
-    return str(current_app.config["BOOKING_HOLD_RATE_LIMIT"])
-
-
 def _code_limit() -> str:
     return str(current_app.config["BOOKING_CODE_RATE_LIMIT"])
-
-
-def _email_key() -> str:
-    return "hold-email:" + request.form.get("email", "").strip().lower()
 
 
 def _is_booking_post() -> bool:
@@ -50,8 +43,9 @@ def _is_booking_post() -> bool:
 CITIZEN = Actor("citizen", None, "citizen")
 
 
-@limiter.limit(_hold_limit, methods=["POST"], exempt_when=_is_booking_post)
-@limiter.limit(_hold_limit, methods=["POST"], key_func=_email_key, exempt_when=_is_booking_post)
+@limiter.limit(per_address_limit, methods=["POST"], exempt_when=_is_booking_post)
+@limiter.limit(per_person_limit, methods=["POST"], key_func=email_key, exempt_when=_is_booking_post)
+@limiter.limit(per_person_limit, methods=["POST"], key_func=phone_key, exempt_when=_is_booking_post)
 def book(slug: str) -> ResponseReturnValue:
     topic = find_active_topic(slug)
     form = DetailsForm()

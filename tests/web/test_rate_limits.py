@@ -1,4 +1,4 @@
-"""Rate limits behind a TLS proxy: keyed on the client, never on a header the client wrote itself."""
+"""Rate limits: keyed on the client behind a trusted proxy, tight per person, generous per address."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from flask.testing import FlaskClient
 
 from scheduler.app import create_app
 from scheduler.extensions import db, limiter
+from tests.booking_fixtures import bookable_setup
 from tests.conftest import app_config
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, make_user
+from tests.web.test_booking_journey import book_through_pages
 
 TIGHT = "2 per minute"
 ACCOUNTS = numbers()
@@ -34,7 +36,8 @@ def sign_in_attempts(client: FlaskClient, forwarded_for: str, count: int = 1) ->
 @pytest.fixture
 def proxied_app(database_url: str, tmp_path: Path, app: Flask) -> Iterator[Flask]:
     """The app as deployed behind one TLS proxy, with a tight per-address sign-in limit."""
-    application = create_app(app_config(database_url, tmp_path, TRUSTED_PROXY_COUNT="1", LOGIN_RATE_LIMIT=TIGHT),
+    application = create_app(app_config(database_url, tmp_path, TRUSTED_PROXY_COUNT="1",
+                                             LOGIN_ADDRESS_RATE_LIMIT=TIGHT),
                              instance_path=str(tmp_path))
     limiter.reset()
     yield application
@@ -47,7 +50,7 @@ def proxied_app(database_url: str, tmp_path: Path, app: Flask) -> Iterator[Flask
 def test_forwarded_for_is_ignored_unless_a_proxy_is_trusted(client: Any, app: Flask,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     assert app.config["TRUSTED_PROXY_COUNT"] == 0
-    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", TIGHT)
+    monkeypatch.setitem(app.config, "LOGIN_ADDRESS_RATE_LIMIT", TIGHT)
     # A client naming a new address each time is still one socket address, and one limit.
     assert sign_in_attempts(client, "203.0.113.1", 2) == [200, 200]
     assert sign_in_attempts(client, "203.0.113.2") == [429]
@@ -65,3 +68,36 @@ def test_a_spoofed_leftmost_address_does_not_escape_the_limit(proxied_app: Flask
     # The client wrote the first address itself; the proxy appended the real one.
     assert sign_in_attempts(client, "198.51.100.7, 203.0.113.1") == [429]
     assert sign_in_attempts(client, "198.51.100.8, 203.0.113.1") == [429]
+
+
+def test_one_address_is_many_citizens(client: Any, session: Any) -> None:
+    """A carrier's NAT, an office or a kiosk: 12 citizens from one address all get their holds."""
+    setup = bookable_setup(session)
+    statuses = [book_through_pages(client, session, setup, setup.at(9 + n // 4, 30 * (n // 2 % 2)),
+                                   email=f"citizen-{n}@example.org", phone=f"+7 912 345-67-{n:02d}").status_code
+                for n in range(12)]
+    assert statuses == [302] * 12
+
+
+def test_holds_are_limited_per_email_and_per_phone(client: Any, session: Any, app: Flask,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "BOOKING_HOLD_RATE_LIMIT", TIGHT)
+    monkeypatch.setitem(app.config, "BOOKING_ACTIVE_PER_TOPIC", 10)
+    setup = bookable_setup(session)
+    same_email = [book_through_pages(client, session, setup, setup.at(9 + n), email="one@example.org",
+                                     phone=f"+7 912 345-67-{n:02d}").status_code for n in range(3)]
+    assert same_email == [302, 302, 429]
+    same_phone = [book_through_pages(client, session, setup, setup.at(9 + n, 30), email=f"other-{n}@example.org",
+                                     phone="+7 (912) 000-11-22" if n % 2 else "8 912 000 11 22").status_code
+                  for n in range(3)]
+    assert same_phone == [302, 302, 429]  # the same number however it is written
+
+
+def test_one_office_signs_in_from_one_address(client: Any, session: Any, app: Flask) -> None:
+    """Many staff behind one address can sign in; each account keeps its own tight limit."""
+    accounts = int(app.config["LOGIN_RATE_LIMIT"].split()[0]) + 2
+    users = [make_user(session, email=f"staff-{n}@example.org") for n in range(accounts)]
+    token = csrf_token(client, "/staff/login")
+    statuses = [client.post("/staff/login", data={"email": user.email, "password": "guess", "csrf_token": token})
+                .status_code for user in users]
+    assert statuses == [200] * accounts
