@@ -23,10 +23,19 @@ from scheduler.errors import DomainError
 from scheduler.extensions import db, limiter
 from scheduler.forms import apply_domain_error
 from scheduler.mail.compose import queue_email
+from scheduler.ratelimits import keep_page_when_limited
 
 
-@limiter.limit(per_address_limit, methods=["POST"])
-@limiter.limit(per_person_limit, methods=["POST"], key_func=email_key)
+def _request_form_again(retry_minutes: int) -> ResponseReturnValue:
+    """The link request as typed, saying when the citizen may ask again (a limit was hit)."""
+    return render_template("citizen/personal_request.html", form=PersonalLinkForm(), retry_minutes=retry_minutes)
+
+
+LINK_LIMIT = {"methods": ["POST"], "on_breach": keep_page_when_limited(_request_form_again)}
+
+
+@limiter.limit(per_address_limit, **LINK_LIMIT)
+@limiter.limit(per_person_limit, key_func=email_key, **LINK_LIMIT)
 def personal() -> ResponseReturnValue:
     email = session.get("citizen_email")
     if email and request.method == "GET":

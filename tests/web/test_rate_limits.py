@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from itertools import count as numbers
 from pathlib import Path
@@ -101,3 +102,43 @@ def test_one_office_signs_in_from_one_address(client: Any, session: Any, app: Fl
     statuses = [client.post("/staff/login", data={"email": user.email, "password": "guess", "csrf_token": token})
                 .status_code for user in users]
     assert statuses == [200] * accounts
+
+
+def test_a_limited_citizen_keeps_the_form_and_learns_when_to_retry(client: Any, session: Any, app: Flask,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "BOOKING_HOLD_RATE_LIMIT", "1 per hour")
+    setup = bookable_setup(session)
+    assert book_through_pages(client, session, setup, setup.at(9)).status_code == 302
+    refused = book_through_pages(client, session, setup, setup.at(10), name="Анна Петровна Смирнова-Лебедева")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    assert re.search(r"попробуйте снова через (59|60) минут\.", page), page
+    # The details form again, as typed, ready to submit once the hour is over.
+    assert 'value="Анна Петровна Смирнова-Лебедева"' in page
+    assert 'value="anna.smirnova@example.org"' in page
+    assert "Хочу заменить старую газовую плиту" in page
+    assert 'name="step" type="hidden" value="details"' in page
+
+
+def test_a_limited_link_request_keeps_the_email(client: Any, session: Any, app: Flask,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "BOOKING_HOLD_RATE_LIMIT", "1 per hour")
+    token = csrf_token(client, "/me")
+    ask = {"email": "anna.smirnova@example.org", "csrf_token": token}
+    assert client.post("/me", data=ask).status_code == 302
+    refused = client.post("/me", data=ask)
+    assert refused.status_code == 429
+    assert 'value="anna.smirnova@example.org"' in refused.get_data(as_text=True)
+    assert "попробуйте снова через" in refused.get_data(as_text=True)
+
+
+def test_other_limits_still_say_when_to_retry(client: Any, session: Any, app: Flask,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "1 per 5 minutes")
+    token = csrf_token(client, "/staff/login")
+    guess = {"email": "nobody@example.org", "password": "guess", "csrf_token": token}
+    assert client.post("/staff/login", data=guess).status_code == 200
+    refused = client.post("/staff/login", data=guess)
+    assert refused.status_code == 429
+    assert re.search(r"через [45] минут", refused.get_data(as_text=True))
