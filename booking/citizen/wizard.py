@@ -36,6 +36,11 @@ def _code_limit() -> str:
     return str(current_app.config["BOOKING_CODE_RATE_LIMIT"])
 
 
+def _pending_hold_key() -> str:
+    """Code attempts count per hold, not per address: many citizens may share one address."""
+    return "code-hold:" + str(session.get("pending_booking", ""))
+
+
 def _is_booking_post() -> bool:
     return request.method != "POST" or request.form.get("step") != "book"
 
@@ -170,7 +175,8 @@ def _pending_booking() -> Booking | None:
     return db.session.scalar(select(Booking).where(Booking.code == code))
 
 
-@limiter.limit(_code_limit, methods=["POST"])
+@limiter.limit(per_address_limit, methods=["POST"])
+@limiter.limit(_code_limit, methods=["POST"], key_func=_pending_hold_key)
 def verify() -> ResponseReturnValue:
     booking = _pending_booking()
     if booking is None:

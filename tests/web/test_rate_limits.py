@@ -142,3 +142,20 @@ def test_other_limits_still_say_when_to_retry(client: Any, session: Any, app: Fl
     refused = client.post("/staff/login", data=guess)
     assert refused.status_code == 429
     assert re.search(r"через [45] минут", refused.get_data(as_text=True))
+
+
+def test_code_attempts_are_counted_per_hold_not_per_address(client: Any, session: Any, app: Flask,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "BOOKING_CODE_RATE_LIMIT", TIGHT)
+    setup = bookable_setup(session)
+    statuses = []
+    for n in range(3):  # three citizens at one kiosk, each mistyping their code once
+        book_through_pages(client, session, setup, setup.at(9 + n), email=f"kiosk-{n}@example.org",
+                           phone=f"+7 912 345-68-{n:02d}")
+        token = csrf_token(client, "/book/verify")
+        statuses.append(client.post("/book/verify", data={"code": "00000", "csrf_token": token}).status_code)
+    assert statuses == [422, 422, 422]
+    token = csrf_token(client, "/book/verify")
+    statuses = [client.post("/book/verify", data={"code": "00000", "csrf_token": token}).status_code
+                for _ in range(2)]
+    assert statuses == [422, 429]  # the last hold's own attempts are still limited
