@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler.config import build_config, check_production, load_environment
 
@@ -34,6 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     register_config(app, test_config)
+    register_proxy(app)
     register_extensions(app)
     register_database_events(app)
     register_blueprints(app)
@@ -70,6 +72,17 @@ def register_models() -> None:
     import scheduler.experts.models
     import scheduler.mail.models
     import scheduler.schedules.models  # noqa: F401
+
+
+def register_proxy(app: Flask) -> None:
+    """Read the client's address, scheme and host from the trusted proxies' X-Forwarded-* headers.
+
+    ProxyFix takes the rightmost ``TRUSTED_PROXY_COUNT`` entries, the ones our proxies appended,
+    so an address a client put in the header itself is never taken as its own.
+    """
+    hops = app.config["TRUSTED_PROXY_COUNT"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:

@@ -126,16 +126,21 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "REMEMBER_COOKIE_SECURE": production or _bool(env.get("SESSION_COOKIE_SECURE")),
         "PERMANENT_SESSION_LIFETIME": _int(env, "SESSION_LIFETIME_SECONDS", 8 * 3600),
         "WTF_CSRF_TIME_LIMIT": _int(env, "CSRF_TIME_LIMIT_SECONDS", 8 * 3600),
+        # Proxies: how many hops in front of the app set X-Forwarded-*; 0 trusts no header, since
+        # a client could otherwise name any address and escape its rate limits.
+        "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0),
         # Rate limits
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per 5 minutes"),
+        "LOGIN_ADDRESS_RATE_LIMIT": env.get("LOGIN_ADDRESS_RATE_LIMIT", "100 per 5 minutes"),
         # Booking
         "BOOKING_HOLD_MINUTES": _int(env, "BOOKING_HOLD_MINUTES", 15),
         "BOOKING_ACTIVE_PER_TOPIC": _int(env, "BOOKING_ACTIVE_PER_TOPIC", 1),
         "BOOKING_CODE_ATTEMPTS": _int(env, "BOOKING_CODE_ATTEMPTS", 5),
         "BOOKING_HOLD_RATE_LIMIT": env.get("BOOKING_HOLD_RATE_LIMIT", "10 per hour"),
+        "BOOKING_HOLD_ADDRESS_RATE_LIMIT": env.get("BOOKING_HOLD_ADDRESS_RATE_LIMIT", "60 per hour"),
         "BOOKING_CODE_RATE_LIMIT": env.get("BOOKING_CODE_RATE_LIMIT", "20 per hour"),
         "EMAIL_CHECK_DELIVERABILITY": _bool(env.get("EMAIL_CHECK_DELIVERABILITY"), default=production),
         "API_RATE_LIMIT": env.get("API_RATE_LIMIT", "300 per minute"),

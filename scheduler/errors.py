@@ -9,6 +9,8 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from scheduler.ratelimits import minutes_until_retry
+
 
 class ErrorCode(StrEnum):
     """Why a rule refused: what callers branch on (the messages are for people)."""
@@ -64,7 +66,10 @@ def register_error_handlers(app: Flask) -> None:
             if status == 429 and exc.get_response().headers.get("Retry-After"):
                 response.headers["Retry-After"] = exc.get_response().headers["Retry-After"]
             return response
-        template = f"errors/{status}.html" if status in (403, 404, 429) else "errors/generic.html"
+        if status == 429:
+            # A limit that keeps its own page (the form as typed) answers with it.
+            return exc.response or (render_template("errors/429.html", retry_minutes=minutes_until_retry()), 429)
+        template = f"errors/{status}.html" if status in (403, 404) else "errors/generic.html"
         return render_template(template, status=status, description=exc.description), status
 
     @app.errorhandler(500)

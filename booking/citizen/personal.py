@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from booking.citizen.access import grant_manage
 from booking.citizen.forms import PersonalLinkForm
+from booking.citizen.limits import email_key, per_address_limit, per_person_limit
 from booking.citizens import normalise_email_address
 from booking.codes import display_code, new_token, token_hash
 from booking.links import manage_token_for, personal_url
@@ -22,13 +23,19 @@ from scheduler.errors import DomainError
 from scheduler.extensions import db, limiter
 from scheduler.forms import apply_domain_error
 from scheduler.mail.compose import queue_email
+from scheduler.ratelimits import keep_page_when_limited
 
 
-def _link_limit() -> str:
-    return str(current_app.config["BOOKING_HOLD_RATE_LIMIT"])
+def _request_form_again(retry_minutes: int) -> ResponseReturnValue:
+    """The link request as typed, saying when the citizen may ask again (a limit was hit)."""
+    return render_template("citizen/personal_request.html", form=PersonalLinkForm(), retry_minutes=retry_minutes)
 
 
-@limiter.limit(_link_limit, methods=["POST"])
+LINK_LIMIT = {"methods": ["POST"], "on_breach": keep_page_when_limited(_request_form_again)}
+
+
+@limiter.limit(per_address_limit, **LINK_LIMIT)
+@limiter.limit(per_person_limit, key_func=email_key, **LINK_LIMIT)
 def personal() -> ResponseReturnValue:
     email = session.get("citizen_email")
     if email and request.method == "GET":

@@ -15,6 +15,7 @@ from booking.availability import FoundSlot, topic_experts
 from booking.citizen.access import grant_manage
 from booking.citizen.choice import SlotChoice, find_active_topic, parse_slot_choice
 from booking.citizen.forms import CodeForm, DetailsForm
+from booking.citizen.limits import email_key, per_address_limit, per_person_limit, phone_key
 from booking.citizens import CitizenDetails, validate_citizen, validate_question
 from booking.codes import display_code
 from booking.links import manage_token_for
@@ -27,19 +28,17 @@ from scheduler.departments.models import Topic
 from scheduler.errors import DomainError
 from scheduler.extensions import db, limiter
 from scheduler.forms import apply_domain_error
+from scheduler.ratelimits import keep_page_when_limited
 from scheduler.transaction import discard_changes
-
-
-def _hold_limit() -> str:
-    return str(current_app.config["BOOKING_HOLD_RATE_LIMIT"])
 
 
 def _code_limit() -> str:
     return str(current_app.config["BOOKING_CODE_RATE_LIMIT"])
 
 
-def _email_key() -> str:
-    return "hold-email:" + request.form.get("email", "").strip().lower()
+def _pending_hold_key() -> str:
+    """Code attempts count per hold, not per address: many citizens may share one address."""
+    return "code-hold:" + str(session.get("pending_booking", ""))
 
 
 def _is_booking_post() -> bool:
@@ -50,8 +49,26 @@ def _is_booking_post() -> bool:
 CITIZEN = Actor("citizen", None, "citizen")
 
 
-@limiter.limit(_hold_limit, methods=["POST"], exempt_when=_is_booking_post)
-@limiter.limit(_hold_limit, methods=["POST"], key_func=_email_key, exempt_when=_is_booking_post)
+def _details_again(retry_minutes: int) -> ResponseReturnValue:
+    """The details form as the citizen typed it, saying when they may book again (a hold limit was hit)."""
+    topic = find_active_topic(str((request.view_args or {}).get("slug", "")))
+    form = DetailsForm()
+    choice = _slot_choice(topic, form)
+    if choice is None:
+        return render_template("errors/429.html", retry_minutes=retry_minutes)
+    form.step.data = "details"  # back to the editable form, with the review step still ahead
+    free = first_free_slot(db.session, topic, choice.channel, choice.start, utcnow(), choice.expert_id,
+                           choice.location_id)
+    return render_template("citizen/details.html", retry_minutes=retry_minutes,
+                           **_details_context(topic, form, choice, free))
+
+
+HOLD_LIMIT = {"methods": ["POST"], "exempt_when": _is_booking_post, "on_breach": keep_page_when_limited(_details_again)}
+
+
+@limiter.limit(per_address_limit, **HOLD_LIMIT)
+@limiter.limit(per_person_limit, key_func=email_key, **HOLD_LIMIT)
+@limiter.limit(per_person_limit, key_func=phone_key, **HOLD_LIMIT)
 def book(slug: str) -> ResponseReturnValue:
     topic = find_active_topic(slug)
     form = DetailsForm()
@@ -60,7 +77,7 @@ def book(slug: str) -> ResponseReturnValue:
         form.start.data = request.args.get("start", "")
         form.expert.data = request.args.get("expert", "")
         form.location.data = request.args.get("location", "")
-    choice = parse_slot_choice(topic, form.channel.data, form.start.data, form.expert.data, form.location.data)
+    choice = _slot_choice(topic, form)
     if choice is None:
         return redirect(url_for("citizen.topic", slug=topic.slug))
     now = utcnow()
@@ -84,6 +101,10 @@ def book(slug: str) -> ResponseReturnValue:
         form.step.data = "book"
         return render_template("citizen/review.html", citizen=citizen, question=question, **context)
     return _hold(topic, choice, citizen, question, now, form, context)
+
+
+def _slot_choice(topic: Topic, form: DetailsForm) -> SlotChoice | None:
+    return parse_slot_choice(topic, form.channel.data, form.start.data, form.expert.data, form.location.data)
 
 
 def _unmarked(form: DetailsForm, exc: DomainError) -> DomainError:
@@ -154,7 +175,8 @@ def _pending_booking() -> Booking | None:
     return db.session.scalar(select(Booking).where(Booking.code == code))
 
 
-@limiter.limit(_code_limit, methods=["POST"])
+@limiter.limit(per_address_limit, methods=["POST"])
+@limiter.limit(_code_limit, methods=["POST"], key_func=_pending_hold_key)
 def verify() -> ResponseReturnValue:
     booking = _pending_booking()
     if booking is None:

@@ -36,6 +36,11 @@ def _login_limit() -> str:
     return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
+def _login_address_limit() -> str:
+    """Generous: a whole office signs in from one address, and the per-account limit stops guessing."""
+    return str(current_app.config["LOGIN_ADDRESS_RATE_LIMIT"])
+
+
 def _email_key() -> str:
     """Limit guesses per account too, so spreading them over many addresses does not help."""
     return "login-email:" + normalise_email(request.form.get("email", ""))
@@ -48,7 +53,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_address_limit, methods=["POST"])
 @limiter.limit(_login_limit, methods=["POST"], key_func=_email_key)
 def login() -> Any:
     if current_user.is_authenticated:
