@@ -386,7 +386,7 @@ def _query_channel(value: Any) -> str:
 class SlotsQuery(BaseModel):
     """Blank parameters count as absent (see plumbing.query_args)."""
 
-    topic: str
+    topic: Text
     channel: Annotated[Channel, BeforeValidator(_query_channel)]
     first_day: Annotated[date, BeforeValidator(_date)] = Field(alias="from")
     last_day: Annotated[date, BeforeValidator(_date), AfterValidator(_after_first_day)] = Field(alias="to")

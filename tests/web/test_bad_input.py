@@ -70,9 +70,10 @@ IDS = [
     (f"/staff/schedules/reception/{BEYOND_INT}", 404),
     (f"/staff/workspace/?expert={BEYOND_INT}", 400),
 ]
+NUL_QUERIES = [("/api/v1/slots?topic=A%00&channel=video&from=2030-01-07&to=2030-01-08", 422)]
 
 
-@pytest.mark.parametrize(("path", "status"), DATES + NUL_SEGMENTS + IDS)
+@pytest.mark.parametrize(("path", "status"), DATES + NUL_SEGMENTS + NUL_QUERIES + IDS)
 def test_bad_input_is_refused_with_4xx(client: Any, staff_and_partner: dict[str, str], path: str, status: int) -> None:
     response = client.get(path, headers=staff_and_partner)
     assert response.status_code == status, response.get_data(as_text=True)[:300]
