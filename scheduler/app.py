@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from scheduler.config import build_config, check_production, load_environment
-from scheduler.inputs import register_converters
+from scheduler.inputs import register_input_rules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
     register_config(app, test_config)
     register_extensions(app)
     register_database_events(app)
-    register_converters(app)  # before the blueprints: a route compiles its converters when added
+    register_input_rules(app)  # before the blueprints: a route compiles its converters when added
     register_blueprints(app)
     register_errors(app)
     register_commands(app)

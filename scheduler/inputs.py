@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Flask
+from flask import Flask, abort, request
 from werkzeug.routing import IntegerConverter, Map, UnicodeConverter
+
+from scheduler.errors import wants_json
 
 # Every page, export and API that reads a day accepts only these: the service has no data before 2000 and plans
 # nothing past 2100, and arithmetic a few days either side of them stays far inside datetime's years 1..9999.
@@ -56,6 +58,24 @@ class RecordIdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-def register_converters(app: Flask) -> None:
+def has_control_characters(text: str) -> bool:
+    """NUL, which PostgreSQL refuses in text, and the other C0 controls but tab, newline and carriage return."""
+    return any((ord(ch) < 32 and ch not in "\t\n\r") or ch == "\x7f" for ch in text)
+
+
+def refuse_control_characters() -> None:
+    """A page's query or form value with a control character is a bad request (400), whatever the field.
+
+    The JSON API checks its own values field by field (422 with the field's path), so it is left to that.
+    """
+    if wants_json():
+        return
+    values = [*request.args.values(), *(request.form.values() if request.method == "POST" else ())]
+    if any(has_control_characters(value) for value in values):
+        abort(400)
+
+
+def register_input_rules(app: Flask) -> None:
     """Before any route is added: routes compile their converters when registered."""
     app.url_map.converters.update(default=SegmentConverter, string=SegmentConverter, int=RecordIdConverter)
+    app.before_request(refuse_control_characters)

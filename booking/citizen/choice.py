@@ -12,7 +12,7 @@ from sqlalchemy import select
 from booking.availability import FoundSlot
 from scheduler.departments.models import Department, Topic
 from scheduler.extensions import db
-from scheduler.inputs import parse_day, parse_id
+from scheduler.inputs import is_served_day, parse_day, parse_id
 
 
 def find_active_topic(slug: str) -> Topic:
@@ -27,14 +27,14 @@ def find_active_topic(slug: str) -> Topic:
 
 
 def parse_start(raw: str | None) -> datetime | None:
-    """A start posted back by a page: an ISO instant with its UTC offset, or None."""
+    """A start posted back by a page: an ISO instant with its UTC offset on a day the service plans, or None."""
     if not raw:
         return None
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
         return None
-    return value if value.tzinfo is not None else None
+    return value if value.tzinfo is not None and is_served_day(value.date()) else None
 
 
 def first_shown_day(raw: str | None, today: date) -> date:

@@ -70,7 +70,8 @@ IDS = [
     (f"/staff/schedules/reception/{BEYOND_INT}", 404),
     (f"/staff/workspace/?expert={BEYOND_INT}", 400),
 ]
-NUL_QUERIES = [("/api/v1/slots?topic=A%00&channel=video&from=2030-01-07&to=2030-01-08", 422)]
+NUL_QUERIES = [("/api/v1/slots?topic=A%00&channel=video&from=2030-01-07&to=2030-01-08", 422),
+               (f"/topics/{TOPIC}?from=%00", 400), ("/staff/tickets/?q=A%00", 400), ("/tickets/T-1?token=%01", 400)]
 
 
 @pytest.mark.parametrize(("path", "status"), DATES + NUL_SEGMENTS + NUL_QUERIES + IDS)
