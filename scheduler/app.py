@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler.config import build_config, check_production, load_environment
+from scheduler.inputs import register_input_rules
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
     register_proxy(app)
     register_extensions(app)
     register_database_events(app)
+    register_input_rules(app)  # before the blueprints: a route compiles its converters when added
     register_blueprints(app)
     register_errors(app)
     register_commands(app)

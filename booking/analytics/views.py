@@ -21,6 +21,7 @@ from scheduler.auth.roles import role_required
 from scheduler.db import utcnow
 from scheduler.departments.models import APPLICANT_TYPES, CHANNELS, Department, Location, Topic
 from scheduler.extensions import db
+from scheduler.inputs import parse_day
 
 bp = Blueprint("analytics", __name__, url_prefix="/staff/analytics")
 
@@ -54,11 +55,11 @@ def parse_filters(args: Any, allowed_department_ids: tuple[int, ...] | None, tod
     ``allowed_department_ids`` None: every department may be chosen (admins, partners); otherwise only those.
     """
     try:
-        last = date.fromisoformat(args["to"]) if args.get("to") else today
+        last = parse_day(args["to"]) if args.get("to") else today
     except ValueError:
         raise BadFilter("to") from None
     try:
-        first = date.fromisoformat(args["from"]) if args.get("from") else last - timedelta(days=DEFAULT_DAYS - 1)
+        first = parse_day(args["from"]) if args.get("from") else last - timedelta(days=DEFAULT_DAYS - 1)
     except ValueError:
         raise BadFilter("from") from None
     if first > last or (last - first).days >= MAX_DAYS:

@@ -27,6 +27,7 @@ from booking.consultation_window import booking_window, has_video
 from booking.links import ics_url, manage_url, video_join_url
 from booking.models import ApplicantType, BookingStatus
 from scheduler.departments import models as departments
+from scheduler.inputs import FIRST_DAY, LAST_DAY, is_record_id, is_served_day, parse_id
 from scheduler.schedules.models import Channel
 
 Instant = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time",
@@ -187,7 +188,6 @@ class Error(BaseModel):
 
 MAX_STRING = 10_000  # any single value; the real limits per field are tighter and checked by the domain's rules
 MAX_AHEAD = timedelta(days=5 * 366)  # far beyond any topic's horizon, well inside datetime's range
-MAX_ID = 2**31 - 1
 
 
 def refuse(message: str) -> PydanticCustomError:
@@ -266,7 +266,7 @@ def _start(value: Any, info: ValidationInfo) -> datetime:
 def _record_id(value: Any, message: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+    if isinstance(value, bool) or not isinstance(value, int) or not is_record_id(value):
         raise refuse(message)
     return value
 
@@ -350,9 +350,13 @@ class RescheduleRequest(BaseModel):
 
 def _date(value: Any) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except (TypeError, ValueError):
         raise refuse(_("Use a date in the form YYYY-MM-DD.")) from None
+    if not is_served_day(day):
+        raise refuse(_("Use a date between %(first)s and %(last)s.", first=FIRST_DAY.isoformat(),
+                       last=LAST_DAY.isoformat()))
+    return day
 
 
 def _after_first_day(value: date, info: ValidationInfo) -> date:
@@ -367,10 +371,10 @@ def _after_first_day(value: date, info: ValidationInfo) -> date:
     return value
 
 
-def _whole_number(value: Any) -> int:
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 12:
-        raise refuse(_("Use a whole number."))
-    return int(value)
+def _expert_id_text(value: Any) -> int | None:
+    """The expert of a query string: text, so not a number until it is read as one."""
+    record_id = parse_id(value) if isinstance(value, str) else None
+    return _expert_id(value if record_id is None else record_id)  # unreadable text stays text, which is refused
 
 
 def _query_channel(value: Any) -> str:
@@ -382,11 +386,11 @@ def _query_channel(value: Any) -> str:
 class SlotsQuery(BaseModel):
     """Blank parameters count as absent (see plumbing.query_args)."""
 
-    topic: str
+    topic: Text
     channel: Annotated[Channel, BeforeValidator(_query_channel)]
     first_day: Annotated[date, BeforeValidator(_date)] = Field(alias="from")
     last_day: Annotated[date, BeforeValidator(_date), AfterValidator(_after_first_day)] = Field(alias="to")
-    expert: Annotated[int | None, BeforeValidator(_whole_number), WithJsonSchema({"type": "integer", "minimum": 1})
+    expert: Annotated[int | None, BeforeValidator(_expert_id_text), WithJsonSchema({"type": "integer", "minimum": 1})
                       ] = Field(default=None, **NOT_NULL)
 
     @staticmethod

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from booking.availability import FoundSlot
 from scheduler.departments.models import Department, Topic
 from scheduler.extensions import db
+from scheduler.inputs import is_served_day, parse_day, parse_id
 
 
 def find_active_topic(slug: str) -> Topic:
@@ -26,25 +27,20 @@ def find_active_topic(slug: str) -> Topic:
 
 
 def parse_start(raw: str | None) -> datetime | None:
-    """A start posted back by a page: an ISO instant with its UTC offset, or None."""
+    """A start posted back by a page: an ISO instant with its UTC offset on a day the service plans, or None."""
     if not raw:
         return None
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
         return None
-    return value if value.tzinfo is not None else None
-
-
-def parse_id(raw: str | None) -> int | None:
-    """A record id typed into a form or a link; anything but digits is no choice at all."""
-    return int(raw) if (raw or "").isdigit() else None
+    return value if value.tzinfo is not None and is_served_day(value.date()) else None
 
 
 def first_shown_day(raw: str | None, today: date) -> date:
     """The first day a page of free times shows: the one asked for, never before today."""
     try:
-        chosen = date.fromisoformat(raw) if raw else today
+        chosen = parse_day(raw) if raw else today
     except ValueError:
         chosen = today
     return max(chosen, today)

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from booking.availability import search_slots
 from booking.citizen.access import grant_manage, managed_booking
-from booking.citizen.choice import first_shown_day, group_by_day, parse_id, parse_start
+from booking.citizen.choice import first_shown_day, group_by_day, parse_start
 from booking.citizen.forms import ConfirmCancelForm, RescheduleForm
 from booking.codes import display_code, normalise_code
 from booking.links import ics_url
@@ -22,6 +22,7 @@ from scheduler.db import utcnow
 from scheduler.errors import DomainError
 from scheduler.extensions import db
 from scheduler.forms import apply_domain_error, flash_domain_error
+from scheduler.inputs import parse_id
 
 CITIZEN = Actor("citizen", None, "citizen")
 RESCHEDULE_DAYS = 7

@@ -35,6 +35,7 @@ from scheduler.errors import DomainError, ErrorCode
 from scheduler.experts.models import Expert
 from scheduler.extensions import db
 from scheduler.forms import apply_domain_error, flash_domain_error
+from scheduler.inputs import parse_day
 
 bp = Blueprint("reception", __name__)
 
@@ -80,7 +81,7 @@ def _chosen_day(location: Location) -> date:
     if not raw:
         return today
     try:
-        return date.fromisoformat(raw)
+        return parse_day(raw)
     except ValueError:
         abort(400)
 

@@ -30,6 +30,7 @@ from scheduler.departments.models import Department
 from scheduler.errors import DomainError, ErrorCode
 from scheduler.extensions import db
 from scheduler.forms import apply_domain_error, flash_domain_error
+from scheduler.inputs import parse_day, parse_id
 
 bp = Blueprint("tickets", __name__)
 
@@ -140,7 +141,8 @@ def _chosen_department(slug: str | None) -> Department:
 def _chosen_user(raw: str | None) -> User | None:
     if not raw:
         return None
-    user = db.session.get(User, int(raw)) if raw.isdigit() else None
+    user_id = parse_id(raw)
+    user = db.session.get(User, user_id) if user_id is not None else None
     if user is None:
         raise DomainError({"assignee": _l("There is no such staff member.")})
     return user
@@ -332,8 +334,8 @@ def extend(number: str) -> ResponseReturnValue:
 def _rating_period() -> tuple[date, date]:
     today = utcnow().date()
     try:
-        last = date.fromisoformat(request.args.get("to", "")) if request.args.get("to") else today
-        first = (date.fromisoformat(request.args.get("from", "")) if request.args.get("from")
+        last = parse_day(request.args.get("to", "")) if request.args.get("to") else today
+        first = (parse_day(request.args.get("from", "")) if request.args.get("from")
                  else last - timedelta(days=RATING_DEFAULT_DAYS - 1))
     except ValueError:
         abort(400)

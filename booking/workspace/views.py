@@ -33,6 +33,7 @@ from scheduler.errors import DomainError
 from scheduler.experts.models import Expert
 from scheduler.extensions import db
 from scheduler.forms import apply_domain_error, flash_domain_error
+from scheduler.inputs import parse_day, parse_id
 from scheduler.schedules.forms import CHANNEL_LABELS
 from scheduler.schedules.models import Channel
 
@@ -45,7 +46,7 @@ def _chosen_date(raw: str | None, today: date) -> date:
     if not raw:
         return today
     try:
-        return date.fromisoformat(raw)
+        return parse_day(raw)
     except ValueError:
         abort(400)
 
@@ -55,9 +56,8 @@ def _chosen_expert(experts: list[Expert]) -> Expert | None:
     if not raw:
         own = next((e for e in experts if e.user_id == current_user.id), None)
         return own or (experts[0] if experts else None)
-    try:
-        expert_id = int(raw)
-    except ValueError:
+    expert_id = parse_id(raw)
+    if expert_id is None:
         abort(400)
     expert = db.session.get(Expert, expert_id)
     if expert is None:

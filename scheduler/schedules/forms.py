@@ -15,6 +15,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from scheduler.departments.models import Location
+from scheduler.inputs import parse_id
 from scheduler.schedules.models import Channel, OverrideKind, WeeklyAvailability
 from scheduler.schedules.services import WeeklyRow
 
@@ -39,7 +40,10 @@ def weekday_choices() -> list[SelectChoice]:
 def _optional_int(value: Any) -> int | None:
     if value in (None, "", "None"):
         return None
-    return int(value)
+    record_id = parse_id(str(value))
+    if record_id is None:
+        raise ValueError(value)  # the field says the choice is not valid
+    return record_id
 
 
 class MultiCheckboxField(SelectMultipleField):
