@@ -158,3 +158,15 @@ def phone_page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
         yield page
     finally:
         context.close()
+
+
+AXE_CORE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+def assert_accessible(page: Any) -> None:
+    """axe-core (vendored from npm, pinned in package.json) finds nothing on the page as it stands."""
+    page.add_script_tag(path=str(AXE_CORE))
+    violations = page.evaluate(
+        "axe.run(document).then(r => r.violations.map(v => ({id: v.id, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' '))})))")
+    assert violations == [], f"{page.url}: {violations}"

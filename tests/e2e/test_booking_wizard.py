@@ -25,6 +25,7 @@ from booking.models import Booking, BookingStatus
 from scheduler.config import normalise_database_url
 from scheduler.errors import DomainError
 from tests.booking_fixtures import CITIZEN_FORM
+from tests.e2e.conftest import assert_accessible
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -104,6 +105,7 @@ def test_citizen_books_on_a_phone_confirms_by_email_reschedules_and_cancels(
     page.get_by_role("link", name=live_server.topic_title).tap()
     expect(page).to_have_url(re.compile(rf"/topics/{live_server.topic_slug}$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(live_server.topic_title)
+    assert_accessible(page)
     no_sideways_scroll(page)
 
     # The first free time.
@@ -111,6 +113,7 @@ def test_citizen_books_on_a_phone_confirms_by_email_reschedules_and_cancels(
     slot.tap()
     expect(page).to_have_url(re.compile(rf"/book/{live_server.topic_slug}\?"))
     expect(page.get_by_role("heading", level=1)).to_have_text(ru("Your details"))
+    assert_accessible(page)
     no_sideways_scroll(page)
 
     # Details, first with a phone number that does not exist.
@@ -146,6 +149,7 @@ def test_citizen_books_on_a_phone_confirms_by_email_reschedules_and_cancels(
 
     # Review.
     expect(page.get_by_role("heading", level=1)).to_have_text(ru("Check and book"))
+    assert_accessible(page)
     summary = page.locator("main")
     expect(summary).to_contain_text(citizen["name"])
     expect(summary).to_contain_text(citizen["email"])
@@ -155,6 +159,7 @@ def test_citizen_books_on_a_phone_confirms_by_email_reschedules_and_cancels(
     # The code, from the email the worker delivered.
     expect(page).to_have_url(re.compile(r"/book/verify$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(ru("Enter the code from the email"))
+    assert_accessible(page)
     (code_mail,) = live_server.wait_for_mail(citizen["email"], 1)
     code = live_server.confirmation_code(code_mail)
     page.get_by_role("textbox", name=ru("Code from the email"), exact=True).fill(code)
@@ -162,6 +167,7 @@ def test_citizen_books_on_a_phone_confirms_by_email_reschedules_and_cancels(
 
     # The manage page: confirmed, at the chosen time.
     expect(page).to_have_url(re.compile(r"/manage/[A-Z0-9]{8}\?confirmed=1$"))
+    assert_accessible(page)
     booking_code = re.search(r"/manage/([A-Z0-9]{8})", page.url).group(1)  # type: ignore[union-attr]
     status = page.locator("dd[data-status]")
     expect(status).to_have_attribute("data-status", "confirmed")
@@ -176,6 +182,7 @@ def test_citizen_books_on_a_phone_confirms_by_email_reschedules_and_cancels(
     page.get_by_role("button", name=ru("Reschedule"), exact=True).tap()
     expect(page).to_have_url(re.compile(rf"/manage/{booking_code}/reschedule$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(ru("Choose a new time"))
+    assert_accessible(page)
     other, new_start = pick_slot(page, "ul.slot-list button", ru, avoid=chosen)
     other.tap()
     expect(page).to_have_url(re.compile(rf"/manage/{booking_code}$"))

@@ -28,6 +28,7 @@ from scheduler.auth.models import Role
 from scheduler.config import normalise_database_url
 from scheduler.extensions import db
 from tests.conftest import app_config
+from tests.e2e.conftest import assert_accessible
 from tests.helpers import TEST_PASSWORD, make_user
 from tests.reception_fixtures import book, reception_setup
 
@@ -128,6 +129,8 @@ def test_a_short_reception_day_from_the_desk_the_experts_screen_and_the_lobby(
     sign_in(expert, day.expert_email)
     desk.goto(f"/staff/reception/{day.location_slug}")
     lobby.goto(f"/lobby/{day.location_slug}")
+    assert_accessible(desk)
+    assert_accessible(lobby)
     expect(lobby.locator("#lobby-called")).to_have_count(0)
 
     # The desk checks in the booked visitor by the code they show.
@@ -144,6 +147,7 @@ def test_a_short_reception_day_from_the_desk_the_experts_screen_and_the_lobby(
 
     # The expert sees both waiting and calls the next one to a window; the lobby shows the number only.
     expert.goto("/staff/reception/expert")
+    assert_accessible(expert)
     expect(expert.locator(f"#queue-{day.booked_code}")).to_be_visible()
     expert.locator(f"#call-next-{day.location_slug} #window").fill("Окно 1")
     expert.locator(f"#call-next-{day.location_slug} button[type=submit]").click()
