@@ -1,7 +1,8 @@
 """Shared fixtures: one app and schema per session, each test inside a rolled-back transaction.
 
 The database is SQLite in a temporary folder unless ``OKNO_TEST_DATABASE_URL`` names another
-(CI runs the suite again with PostgreSQL).
+(CI runs the suite again with PostgreSQL). Tests that need Redis use ``OKNO_TEST_REDIS_URL``
+(by default database 15 of the local server), emptied before each such test.
 """
 
 from __future__ import annotations
@@ -147,6 +148,25 @@ def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A real, empty Redis database for this test; fail (not skip) when there is none to test against."""
+    import redis
+
+    url = os.environ.get("OKNO_TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    except redis.exceptions.ConnectionError as error:
+        pytest.fail(f"Redis at {url} is unreachable ({error}); set OKNO_TEST_REDIS_URL to a server tests may empty")
+    finally:
+        client.close()
+    return url
 
 
 @pytest.fixture
