@@ -45,6 +45,7 @@ from booking.codes import (
     new_video_room,
     token_hash,
 )
+from booking.metrics import count_made, counts_refusals
 from booking.models import ACTIVE_STATUSES, Booking, BookingEvent, BookingStatus
 from scheduler.audit import Actor, record
 from scheduler.departments.models import Location, Topic
@@ -257,6 +258,7 @@ def _free_seat(session: Session, expert_id: int, start: datetime, exclude_bookin
     return seat
 
 
+@counts_refusals
 def hold_slot(
     session: Session,
     *,
@@ -279,7 +281,7 @@ def hold_slot(
     With no expert chosen, the first expert (by id) who is free at that time is taken.  For an
     in-person consultation ``location_id`` is the office the citizen chose: the booking is made
     there or not at all (None: whichever office is free first, by expert id).
-    Raises SlotTaken (with alternatives), LimitReached, or DomainError.
+    Raises SlotTaken (with alternatives), LimitReached, or DomainError; each refusal is counted.
     """
     if start.tzinfo is None:
         raise DomainError({"start": _l("Give the time with its UTC offset.")})
@@ -406,11 +408,13 @@ def _count_attempt(session: Session, booking: Booking, policy: BookingPolicy) ->
 
 
 def confirm_booking(session: Session, booking: Booking, now: datetime, actor: Actor) -> None:
+    """Confirm a held booking: every door's booking becomes one here (counted when the transaction commits)."""
     booking.confirmation_code_hash = ""
     booking.hold_expires_at = None
     booking.confirmed_at = now
     booking.sequence += 1
     transition(session, booking, BookingStatus.CONFIRMED, "confirmed", actor, now)
+    count_made(session, booking.source, booking.channel.value)
 
 
 def cancel_booking(session: Session, booking: Booking, now: datetime, actor: Actor, reason: str = "") -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler.config import build_config, check_production, load_environment
 from scheduler.inputs import register_input_rules
+from scheduler.logging_setup import configure_logging
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
 
     register_config(app, test_config)
     register_proxy(app)
+    register_observability(app)
     register_extensions(app)
     register_database_events(app)
     register_input_rules(app)  # before the blueprints: a route compiles its converters when added
@@ -56,8 +57,7 @@ def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config.update({k: v for k, v in test_config.items() if not isinstance(v, str)})
     if app.config["OKNO_ENV"] == "production":
         check_production(app.config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    configure_logging(app.config)
 
 
 def register_models() -> None:
@@ -85,6 +85,15 @@ def register_proxy(app: Flask) -> None:
     hops = app.config["TRUSTED_PROXY_COUNT"]
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+
+def register_observability(app: Flask) -> None:
+    """Request ids in the logs and responses, request timing and ``/metrics`` (before every other hook)."""
+    from scheduler.logging_setup import register_request_id
+    from scheduler.metrics import register_metrics
+
+    register_request_id(app)
+    register_metrics(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -138,10 +147,12 @@ def register_database_events(app: Flask) -> None:
         if engine.dialect.name == "sqlite":
             configure_sqlite(engine)
 
+    from booking.metrics import install_booking_counters
     from scheduler.jobs import install_outbox_notifier
     from scheduler.transaction import register_transaction_boundary
 
     install_outbox_notifier()
+    install_booking_counters()
     register_transaction_boundary(app)
 
 

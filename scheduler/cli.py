@@ -80,7 +80,9 @@ def demo_data_command(logins_only: bool) -> None:
 def worker_command(workers: int) -> None:
     """Run the background worker: email delivery and periodic jobs (huey consumer)."""
     from scheduler.jobs import huey, run_outbox_delivery
+    from scheduler.metrics import install_job_timing
 
+    install_job_timing(huey)
     run_outbox_delivery()  # whatever waited while no worker ran
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
                                     initial_delay=0.2, backoff=1.2, max_delay=2.0)

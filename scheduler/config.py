@@ -14,6 +14,8 @@ ENVIRONMENTS = ("development", "production", "testing")
 
 # A key shorter than this is guessable enough to forge session cookies.
 MIN_SECRET_KEY_LENGTH = 32
+# A metrics bearer token shorter than this could be guessed.
+MIN_METRICS_TOKEN_LENGTH = 24
 
 
 class ConfigError(RuntimeError):
@@ -88,6 +90,9 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         ZoneInfo(default_tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"DEFAULT_TIMEZONE {default_tz!r} is not an IANA time zone") from exc
+    log_format = env.get("LOG_FORMAT", "text").strip().lower() or "text"
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {log_format!r}")
 
     return {
         "OKNO_ENV": environment,
@@ -167,6 +172,11 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         # Follow-up tickets
         "TICKET_DUE_SOON_HOURS": _int(env, "TICKET_DUE_SOON_HOURS", 24),
         "TICKET_CONFIRMATION_DAYS": _int(env, "TICKET_CONFIRMATION_DAYS", 7),
+        # Operations: log lines as text or one JSON object each; /metrics behind a bearer token (in
+        # production without one it stays closed unless the network in front guards it).
+        "LOG_FORMAT": log_format,
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
+        "METRICS_ALLOW_ANONYMOUS": _bool(env.get("METRICS_ALLOW_ANONYMOUS")),
         # Language
         "BABEL_DEFAULT_LOCALE": "ru",
         "BABEL_DEFAULT_TIMEZONE": default_tz,
@@ -188,6 +198,8 @@ def check_production(config: Mapping[str, Any]) -> None:
         problems.append("SMTP_HOST must be set: production mail is never written to files")
     if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
         problems.append("REDIS_URL (or RATELIMIT_STORAGE_URI) must be set: in-memory rate limits are per process")
+    if config.get("METRICS_TOKEN") and len(config["METRICS_TOKEN"]) < MIN_METRICS_TOKEN_LENGTH:
+        problems.append(f"METRICS_TOKEN must be a random value of at least {MIN_METRICS_TOKEN_LENGTH} characters")
     if problems:
         raise ConfigError("unsafe production configuration:\n  - " + "\n  - ".join(problems))
 

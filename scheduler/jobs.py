@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey, crontab
-from huey.api import TaskWrapper
+from huey.api import PeriodicTask, TaskWrapper
 from huey.storage import MemoryStorage
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -72,6 +72,11 @@ def register_periodic(queue: Huey, schedule: Callable[[Any], bool], job: Callabl
     if key not in _tasks:
         _tasks[key] = queue.periodic_task(schedule)(task)
     return _tasks[key]
+
+
+def periodic_job_names() -> list[str]:
+    """The names huey runs the registered periodic jobs under (``sweep_outbox_task``...)."""
+    return sorted(task.task_class.__name__ for task in _tasks.values() if issubclass(task.task_class, PeriodicTask))
 
 
 def register_jobs(queue: Huey) -> None:

@@ -35,6 +35,7 @@ def test_safe_production_configuration_is_accepted(tmp_path: Path) -> None:
         ("PUBLIC_BASE_URL", "http://okno.example.org", "https://"),
         ("SMTP_HOST", "", "SMTP_HOST"),
         ("REDIS_URL", "", "REDIS_URL"),
+        ("METRICS_TOKEN", "guessable", "METRICS_TOKEN"),
     ],
 )
 def test_production_refuses_unsafe_defaults(tmp_path: Path, missing: str, value: str, complaint: str) -> None:
@@ -90,3 +91,10 @@ def test_inconsistent_settings_are_refused_with_their_name(tmp_path: Path, env: 
 )
 def test_postgres_urls_use_psycopg3(url: str, expected: str) -> None:
     assert normalise_database_url(url) == expected
+
+
+def test_log_format_is_text_or_json(tmp_path: Path) -> None:
+    assert build_config({}, tmp_path)["LOG_FORMAT"] == "text"
+    assert build_config({"LOG_FORMAT": "JSON"}, tmp_path)["LOG_FORMAT"] == "json"
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        build_config({"LOG_FORMAT": "xml"}, tmp_path)

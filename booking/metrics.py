@@ -1,0 +1,71 @@
+"""Booking counters for the operations team: bookings made, and refused by reason.
+
+Made counts a booking when the transaction that confirmed it commits (a rolled-back request
+made nothing); refused counts each refusal of ``hold_slot`` at once (the refusal happened,
+whatever the request does next). Labels are bounded: the door (web, api, desk), the channel,
+the refusal's ErrorCode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from prometheus_client import Counter
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from scheduler.errors import DomainError
+from scheduler.extensions import db
+
+BOOKINGS_MADE = Counter("okno_bookings_made", "Bookings confirmed (committed), by the door they came through "
+                        "(web, api, desk) and channel.", ["source", "channel"])
+BOOKINGS_REFUSED = Counter("okno_bookings_refused", "Booking attempts the booking service refused, by door and "
+                           "reason (slot_taken, limit_reached, validation...).", ["source", "reason"])
+
+_MADE = "okno_bookings_made"
+_installed = False
+
+
+def count_made(session: Session, source: str, channel: str) -> None:
+    """Count a confirmed booking once its transaction commits."""
+    session.info.setdefault(_MADE, []).append((source, channel))
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def counts_refusals(service: Callable[P, R]) -> Callable[P, R]:
+    """Count every refusal (a DomainError) of a booking service called with a keyword ``source`` (default web)."""
+
+    @wraps(service)
+    def counted(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return service(*args, **kwargs)
+        except DomainError as exc:
+            source: Any = kwargs.get("source", "web")
+            BOOKINGS_REFUSED.labels(str(source), exc.code.value).inc()
+            raise
+
+    return counted
+
+
+def _after_commit(session: Session) -> None:
+    for source, channel in session.info.pop(_MADE, []):
+        BOOKINGS_MADE.labels(source, channel).inc()
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_MADE, None)
+
+
+def install_booking_counters() -> None:
+    """Listen on the shared scoped session once per process (apps share the extension)."""
+    global _installed
+    if _installed:
+        return
+    event.listen(db.session, "after_commit", _after_commit)
+    event.listen(db.session, "after_rollback", _after_rollback)
+    _installed = True
