@@ -70,6 +70,14 @@ def url_settings(public_base_url: str) -> dict[str, str]:
     return {"SERVER_NAME": parts.netloc, "PREFERRED_URL_SCHEME": parts.scheme, "APPLICATION_ROOT": parts.path or "/"}
 
 
+def log_format_from(env: Mapping[str, str]) -> str:
+    """``LOG_FORMAT``: human-readable ``text`` (default) or ``json``, one object per line."""
+    log_format = env.get("LOG_FORMAT", "text").strip().lower() or "text"
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {log_format!r}")
+    return log_format
+
+
 def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
     """Turn environment variables into Flask configuration values.
 
@@ -90,9 +98,7 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         ZoneInfo(default_tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"DEFAULT_TIMEZONE {default_tz!r} is not an IANA time zone") from exc
-    log_format = env.get("LOG_FORMAT", "text").strip().lower() or "text"
-    if log_format not in ("text", "json"):
-        raise ConfigError(f"LOG_FORMAT must be text or json, got {log_format!r}")
+    log_format = log_format_from(env)
 
     return {
         "OKNO_ENV": environment,

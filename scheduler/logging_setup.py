@@ -7,13 +7,13 @@ import re
 import sys
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
 from flask.wrappers import Response
 from pythonjsonlogger.json import JsonFormatter
 
-LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 REQUEST_ID_HEADER = "X-Request-ID"
 # An id a trusted proxy sets is copied into every log line: nothing that could break a line or carry data.
@@ -23,12 +23,22 @@ SERVER_LOGGERS = ("gunicorn.error", "gunicorn.access")
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamps each record with the id of the request it was logged in (absent outside a request)."""
+    """Stamps each record with the id of the request it belongs to (none outside a request).
+
+    gunicorn writes its access line after the app has answered, outside the request: there the id
+    is the ``X-Request-ID`` the app put in the response.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if has_request_context() and not hasattr(record, "request_id"):
+        if hasattr(record, "request_id"):
+            return True
+        if has_request_context():
             request_id = g.get("request_id")
             if request_id:
+                record.request_id = request_id
+        elif record.name == "gunicorn.access" and isinstance(record.args, Mapping):
+            request_id = record.args.get("{x-request-id}o")
+            if request_id and request_id != "-":
                 record.request_id = request_id
         return True
 
@@ -48,29 +58,38 @@ def build_formatter(log_format: str) -> logging.Formatter:
     return logging.Formatter(TEXT_FORMAT)
 
 
+def apply_log_format(log_format: str, handlers: list[logging.Handler]) -> None:
+    """The one place okno's log handlers are set up: the configured format and the request id.
+
+    A filter every log line needs belongs here too.
+    """
+    formatter = build_formatter(log_format)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
+            handler.addFilter(RequestIdFilter())
+
+
+def server_handlers() -> list[logging.Handler]:
+    """gunicorn's handlers (error and access log), when the app runs under gunicorn."""
+    return [handler for name in SERVER_LOGGERS for handler in logging.getLogger(name).handlers]
+
+
 def configure_logging(config: Mapping[str, Any]) -> None:
-    """Apply ``LOG_FORMAT`` to the app's handler on the root logger and to gunicorn's handlers, with the request id.
+    """Apply ``LOG_FORMAT`` to the app's handler on the root logger and to gunicorn's handlers.
 
     The root logger gets the app's stderr handler unless something else (a test runner) already
-    owns it; huey's and the app's loggers propagate to it. Every handler that carries okno's
-    lines passes through here, so a filter that every line needs belongs here too.
+    owns it; huey's and the app's loggers propagate to it.
     """
-    formatter = build_formatter(str(config.get("LOG_FORMAT", "text")))
     root = logging.getLogger()
-    ours = [h for h in root.handlers if isinstance(h, _OknoHandler)]
+    ours: list[logging.Handler] = [h for h in root.handlers if isinstance(h, _OknoHandler)]
     if not ours and not root.handlers:
         handler = _OknoHandler(sys.stderr)
         root.addHandler(handler)
         ours = [handler]
     root.setLevel(logging.INFO)
-    handlers: list[logging.Handler] = list(ours)
-    for name in SERVER_LOGGERS:
-        handlers.extend(logging.getLogger(name).handlers)
-    for handler in handlers:
-        handler.setFormatter(formatter)
-        if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
-            handler.addFilter(RequestIdFilter())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    apply_log_format(str(config.get("LOG_FORMAT", "text")), ours + server_handlers())
 
 
 def incoming_request_id(headers: Mapping[str, str], trusted: bool) -> str:
@@ -98,3 +117,10 @@ def register_request_id(app: Flask) -> None:
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
         return response
+
+
+def configure_server_logging() -> None:
+    """In gunicorn's master process (before any worker, so they inherit it): its handlers in ``LOG_FORMAT``."""
+    from scheduler.config import load_environment, log_format_from
+
+    apply_log_format(log_format_from(load_environment(Path.cwd())), server_handlers())
