@@ -20,9 +20,11 @@ def captured() -> Iterator[tuple[logging.Logger, logging.Handler, io.StringIO]]:
     handler = logging.StreamHandler(stream)
     logger = logging.getLogger("okno.test")
     logger.addHandler(handler)
+    logger.setLevel(logging.INFO)  # whatever other tests left on the root logger
     logger.propagate = False
     yield logger, handler, stream
     logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
     logger.propagate = True
 
 
