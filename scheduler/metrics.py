@@ -197,7 +197,8 @@ def _seconds_since(instant: datetime | None, now: datetime) -> float:
 
 # --------------------------------------------------------------------------- the worker's periodic jobs
 
-_JOB_KEY = "okno:metrics:job:"
+JOB_RUN_KEY = "okno:metrics:job:"
+JOB_ENQUEUED_KEY = "okno:metrics:enqueued:"
 
 
 def job_metrics() -> Iterable[Metric]:
@@ -210,7 +211,7 @@ def job_metrics() -> Iterable[Metric]:
                             "How late the periodic job's last run started after it was scheduled.", labels=["job"])
     try:
         for name in periodic_job_names():
-            run = huey.get(_JOB_KEY + name, peek=True)
+            run = huey.get(JOB_RUN_KEY + name, peek=True)
             if run:
                 last_run.add_metric([name], run["started_at"])
                 lag.add_metric([name], run["lag"])
@@ -223,27 +224,36 @@ def job_metrics() -> Iterable[Metric]:
 class JobTiming:
     """In the worker: how long each periodic job waited between its schedule and its start.
 
-    huey's scheduler thread enqueues a periodic job when its minute comes; a worker thread runs it
-    when it is free. The wait between the two is the job lag an operator alerts on.
+    huey's scheduler enqueues a periodic job when its minute comes; a worker thread, of this worker
+    or another one sharing the queue, runs it when it is free. The wait between the two is the job
+    lag an operator alerts on. The enqueue time is kept in the queue's storage under the task's id,
+    so whichever worker runs the job can read it (and takes it out).
     """
 
     def __init__(self, queue: Huey) -> None:
         self.queue = queue
-        self.enqueued: dict[str, float] = {}
 
     def on_enqueued(self, _signal: str, task: Task) -> None:
         if isinstance(task, PeriodicTask):
-            self.enqueued[task.id] = time.time()
+            self._record(JOB_ENQUEUED_KEY + task.id, time.time())
 
     def on_executing(self, _signal: str, task: Task) -> None:
-        scheduled = self.enqueued.pop(task.id, None)
-        if scheduled is None:
+        if not isinstance(task, PeriodicTask):
             return
         started = time.time()
         try:
-            self.queue.put(_JOB_KEY + task.name, {"started_at": started, "lag": max(started - scheduled, 0.0)})
+            scheduled = self.queue.get(JOB_ENQUEUED_KEY + task.id)
+        except Exception:
+            log.warning("metrics: could not read when %s was scheduled", task.name, exc_info=True)
+            return
+        if scheduled is not None:
+            self._record(JOB_RUN_KEY + task.name, {"started_at": started, "lag": max(started - scheduled, 0.0)})
+
+    def _record(self, key: str, data: Any) -> None:
+        try:
+            self.queue.put(key, data)
         except Exception:  # a metric must never stop the job itself
-            log.warning("metrics: could not record the run of %s", task.name, exc_info=True)
+            log.warning("metrics: could not record %s", key, exc_info=True)
 
 
 def install_job_timing(queue: Huey) -> JobTiming:
