@@ -208,11 +208,14 @@ def production_app(database_url: str, tmp_path: Path, redis_url: str, restore_jo
         return application
 
     built: list[Flask] = []
+    # The extension is shared: give the session app its own rate-limit storage back afterwards.
+    storage, strategy = limiter._storage, limiter._limiter
     yield build
     for application in built:
         with application.app_context():
             db.session.remove()
             db.engine.dispose()
+    limiter._storage, limiter._limiter = storage, strategy
     limiter.reset()
 
 
