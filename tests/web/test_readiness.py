@@ -122,7 +122,7 @@ def test_abandoned_mail_shows_with_its_count(client: Any, session: Any, clock: A
 
 
 def test_a_message_being_sent_still_counts_as_pending(client: Any, session: Any, clock: Any) -> None:
-    waiting, claimed = mail(session, 2)
+    _waiting, claimed = mail(session, 2)
     claimed.status = OutboxStatus.SENDING
     session.flush()
     clock.shift(timedelta(seconds=5))

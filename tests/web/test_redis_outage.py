@@ -143,6 +143,9 @@ def test_redis_stopping_and_coming_back(app_on_redis: Callable[..., Flask], redi
             client = application.test_client()
             assert sign_in_attempts(client, 2, "a@example.org") == [200, 200]  # counted in Redis
             assert not errors_from(caplog, "scheduler.ratelimits")
+            redis_check = client.get("/readyz").get_json()["checks"]["redis"]
+            assert (redis_check["status"], redis_check["rate_limits"]) == ("ok", "shared")
+            assert redis_check["latency_ms"] >= 0
 
             proxy.stop()  # Redis goes away mid-way
             assert sign_in_attempts(client, 3, "a@example.org") == [200, 200, 200]  # a fresh count in memory...
