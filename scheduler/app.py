@@ -72,6 +72,7 @@ def register_models() -> None:
     import scheduler.auth.models
     import scheduler.departments.models
     import scheduler.experts.models
+    import scheduler.heartbeat
     import scheduler.mail.models
     import scheduler.schedules.models  # noqa: F401
 
@@ -99,6 +100,7 @@ def register_observability(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from scheduler.extensions import babel, csrf, db, limiter, login_manager, migrate
     from scheduler.jobs import init_jobs
+    from scheduler.ratelimits import watch_rate_limit_storage
 
     register_models()
 
@@ -106,6 +108,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    watch_rate_limit_storage(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     login_manager.init_app(app)
     init_jobs(app)

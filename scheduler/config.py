@@ -38,6 +38,34 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+READINESS_CHECKS = ("database", "redis", "worker", "outbox")
+
+
+def _readiness_fail_on(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The readiness checks whose failure takes the node out of rotation (503); the rest only degrade it."""
+    names = tuple(n.strip() for n in env.get("READY_FAIL_ON", "database").split(",") if n.strip())
+    unknown = [n for n in names if n not in READINESS_CHECKS]
+    if unknown:
+        raise ConfigError(f"READY_FAIL_ON names unknown checks {unknown}; choose from {', '.join(READINESS_CHECKS)}")
+    return names
+
+
+def redis_client_options(config: Mapping[str, Any]) -> dict[str, float]:
+    """Timeouts for every Redis client a request uses: a dead or unreachable Redis fails fast, never hangs."""
+    return {"socket_connect_timeout": config["REDIS_CONNECT_TIMEOUT_SECONDS"],
+            "socket_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"]}
+
+
 def normalise_database_url(url: str) -> str:
     """Point plain PostgreSQL URLs at psycopg 3, the driver we ship."""
     for prefix in ("postgres://", "postgresql://"):
@@ -99,6 +127,9 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"DEFAULT_TIMEZONE {default_tz!r} is not an IANA time zone") from exc
     log_format = log_format_from(env)
+    ratelimit_storage = env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://"
+    redis_timeouts = {"socket_connect_timeout": _float(env, "REDIS_CONNECT_TIMEOUT_SECONDS", 1.0),
+                      "socket_timeout": _float(env, "REDIS_SOCKET_TIMEOUT_SECONDS", 2.0)}
 
     return {
         "OKNO_ENV": environment,
@@ -141,11 +172,23 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         # a client could otherwise name any address and escape its rate limits.
         "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0),
         # Rate limits
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        "RATELIMIT_STORAGE_URI": ratelimit_storage,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per 5 minutes"),
         "LOGIN_ADDRESS_RATE_LIMIT": env.get("LOGIN_ADDRESS_RATE_LIMIT", "100 per 5 minutes"),
+        # Redis outages: requests keep being served. Rate limits fall back to per-process memory
+        # (Flask-Limiter's in-memory fallback, retried with backoff) and the worker nudge is skipped
+        # (the minute sweep delivers); both are logged as errors. See README "Health and readiness".
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "REDIS_CONNECT_TIMEOUT_SECONDS": redis_timeouts["socket_connect_timeout"],
+        "REDIS_SOCKET_TIMEOUT_SECONDS": redis_timeouts["socket_timeout"],
+        "RATELIMIT_STORAGE_OPTIONS": redis_timeouts if ratelimit_storage.startswith("redis") else {},
+        # Readiness (/readyz): a worker heartbeat older than this, or an outbox message waiting longer,
+        # is a failing check; READY_FAIL_ON lists the checks whose failure answers 503.
+        "READY_WORKER_STALE_SECONDS": _int(env, "READY_WORKER_STALE_SECONDS", 180),
+        "READY_OUTBOX_MAX_AGE_SECONDS": _int(env, "READY_OUTBOX_MAX_AGE_SECONDS", 900),
+        "READY_FAIL_ON": _readiness_fail_on(env),
         # Booking
         "BOOKING_HOLD_MINUTES": _int(env, "BOOKING_HOLD_MINUTES", 15),
         "BOOKING_ACTIVE_PER_TOPIC": _int(env, "BOOKING_ACTIVE_PER_TOPIC", 1),

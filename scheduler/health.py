@@ -1,16 +1,18 @@
-"""The health check used by load balancers and monitoring."""
+"""Liveness (/healthz) and readiness (/readyz) for load balancers, monitoring and the people reading them."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from scheduler.db import utcnow
 from scheduler.extensions import db, limiter
 from scheduler.openapi import documented
+from scheduler.readiness import Readiness, assess_readiness
 from scheduler.transaction import discard_changes
 
 bp = Blueprint("health", __name__)
@@ -32,3 +34,15 @@ def healthz() -> Any:
         discard_changes()
         return jsonify({"status": "error", "database": "unreachable"}), 503
     return jsonify({"status": "ok", "database": "ok"})
+
+
+@bp.route("/readyz")
+@limiter.exempt
+@documented({200: (Readiness, "Take traffic: every check passes (ok), or only checks outside READY_FAIL_ON fail "
+                              "(degraded)"),
+             503: (Readiness, "Do not take traffic: a check in READY_FAIL_ON (by default the database) fails")})
+def readyz() -> Any:
+    """Readiness check"""
+    readiness = assess_readiness(db.session, current_app.config, utcnow())
+    discard_changes()  # read only: nothing for the request's boundary to commit
+    return jsonify(readiness.model_dump(mode="json")), readiness.http_status

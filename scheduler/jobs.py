@@ -9,15 +9,18 @@ reads no configuration and opens no file.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import PeriodicTask, TaskWrapper
 from huey.storage import MemoryStorage
+from redis import ConnectionPool
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+from scheduler.config import redis_client_options
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +42,22 @@ def init_jobs(app: Flask) -> None:
         huey.storage_kwargs = {}
     elif app.config.get("REDIS_URL"):
         huey.storage_class = RedisHuey.storage_class
-        huey.storage_kwargs = {"url": app.config["REDIS_URL"]}
+        huey.storage_kwargs = {"connection_pool": _redis_pool(app.config)}
     else:
         huey.storage_class = SqliteHuey.storage_class
         huey.storage_kwargs = {"filename": app.config["JOBS_SQLITE_PATH"]}
     huey.storage = huey.create_storage()
+
+
+# How long the consumer blocks on an empty Redis queue (huey's default); a socket timeout must outlast it.
+QUEUE_READ_TIMEOUT = 1.0
+
+
+def _redis_pool(config: Mapping[str, Any]) -> ConnectionPool:
+    """Connections with timeouts, so that enqueueing during a request fails fast when Redis is down."""
+    options = redis_client_options(config)
+    options["socket_timeout"] = max(options["socket_timeout"], QUEUE_READ_TIMEOUT + 1)
+    return ConnectionPool.from_url(config["REDIS_URL"], **options)
 
 
 def bound_app() -> Flask:
@@ -84,6 +98,17 @@ def register_jobs(queue: Huey) -> None:
     if DELIVER_OUTBOX not in _tasks:
         _tasks[DELIVER_OUTBOX] = queue.task(name="deliver_outbox_task")(deliver_outbox)
     register_periodic(queue, crontab(minute="*"), sweep_outbox)
+    register_periodic(queue, crontab(minute="*"), worker_heartbeat)
+
+
+def worker_heartbeat() -> None:
+    """Every minute (and when the worker starts): record that a worker runs jobs; ``/readyz`` reads it."""
+    from scheduler.db import utcnow
+    from scheduler.extensions import db
+    from scheduler.heartbeat import record_heartbeat
+
+    record_heartbeat(db.session, utcnow())
+    db.session.commit()
 
 
 def deliver_outbox_soon(delay: float | None = None) -> None:
@@ -147,8 +172,11 @@ def _after_commit(session: Session) -> None:
         return
     try:
         deliver_outbox_soon()
-    except Exception:  # the nudge is an optimisation: the minute sweep delivers anyway
-        log.warning("could not notify the mail worker; the periodic sweep will deliver", exc_info=True)
+    except Exception as error:  # the nudge is an optimisation: the minute sweep delivers anyway
+        # An error, not a warning: the job queue (Redis) is down, and mail now waits up to a minute for the sweep.
+        log.error("job queue unreachable (%s: %s): could not nudge the mail worker; the committed mail stays in "
+                  "the outbox and the worker's periodic sweep delivers it once the queue is reachable",
+                  type(error).__name__, error)
 
 
 def _after_rollback(session: Session) -> None:

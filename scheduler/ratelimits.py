@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
 
-from flask import make_response
+from flask import Flask, make_response
 from flask.typing import ResponseReturnValue
 from flask.wrappers import Response
 from flask_limiter import RequestLimit
@@ -34,3 +35,57 @@ def keep_page_when_limited(page: Callable[[int], ResponseReturnValue]) -> Callab
         return response
 
     return on_breach
+
+
+# --------------------------------------------------------------------------- a Redis outage, told loudly
+
+log = logging.getLogger(__name__)
+
+# While the shared storage is down, say so again at most this often (per process).
+DEGRADED_REMINDER_SECONDS = 60.0
+
+
+class StorageWatch:
+    """Logs an error when the rate limits fall back to per-process memory, again every minute, and when they recover.
+
+    Flask-Limiter's in-memory fallback keeps requests served when its storage (Redis) is down, with a single
+    warning; limits then count per process, so N nodes allow N times the configured rate. An operator must
+    hear about that.
+    """
+
+    def __init__(self) -> None:
+        self.degraded_since: float | None = None
+        self.reminded_at = 0.0
+
+    def observe(self, degraded: bool, now: float) -> None:
+        if degraded:
+            if self.degraded_since is None:
+                self.degraded_since = self.reminded_at = now
+                log.error("rate-limit storage unreachable: rate limits are per process (in memory) until it is back")
+            elif now - self.reminded_at >= DEGRADED_REMINDER_SECONDS:
+                self.reminded_at = now
+                log.error("rate-limit storage still unreachable after %.0f s: rate limits are per process (in memory)",
+                          now - self.degraded_since)
+        elif self.degraded_since is not None:
+            log.warning("rate-limit storage reachable again after %.0f s: rate limits are shared again",
+                        now - self.degraded_since)
+            self.degraded_since = None
+
+
+storage_watch = StorageWatch()
+
+
+def rate_limits_degraded() -> bool:
+    """Whether the limits are counted in this process's memory because the shared storage is unreachable."""
+    if not limiter.enabled or not limiter.initialized:
+        return False
+    return limiter.limiter.storage is not limiter.storage
+
+
+def watch_rate_limit_storage(app: Flask) -> None:
+    """After each request, note whether the rate limits are degraded (see ``StorageWatch``)."""
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        storage_watch.observe(rate_limits_degraded(), time.monotonic())
+        return response

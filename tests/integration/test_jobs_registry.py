@@ -11,6 +11,7 @@ from scheduler.jobs import huey
 
 EVERY_JOB = {
     "scheduler.jobs.sweep_outbox_task",
+    "scheduler.jobs.worker_heartbeat_task",
     "booking.jobs.release_expired_holds_task",
     "booking.reception.jobs.sweep_no_shows_task",
     "booking.tickets.jobs.watch_deadlines_task",

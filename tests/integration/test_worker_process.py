@@ -8,12 +8,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 
 from scheduler.app import create_app
-from scheduler.extensions import db
+from scheduler.extensions import db, limiter
 from scheduler.mail.compose import queue_email
 from scheduler.mail.models import OutboxMessage, OutboxStatus
 from tests.conftest import app_config
@@ -74,6 +76,54 @@ def test_worker_delivers_on_commit_and_survives_a_kill(fresh_database_url: str, 
                 ids = handler.message_ids()
                 assert len(ids) == 6 and len(set(ids)) == 6, log.read_text()
                 assert all_recorded_sent()
+            finally:
+                db.session.remove()
+                db.engine.dispose()
+
+
+@pytest.mark.parametrize("queue_on", ["sqlite", "redis"])
+def test_readiness_sees_the_real_workers_heartbeat_and_the_outbox_drain(
+        queue_on: str, fresh_database_url: str, tmp_path: Path, app: Flask, restore_jobs: None,
+        request: pytest.FixtureRequest) -> None:
+    """Embedded (the queue in SQLite) and as several nodes run it (the queue in Redis)."""
+    redis = request.getfixturevalue("redis_url") if queue_on == "redis" else ""
+    request.addfinalizer(lambda: limiter.init_app(app))  # the rate limits back on the session app's storage
+    with smtp_server() as (handler, port):
+        settings = app_config(
+            fresh_database_url, tmp_path, OKNO_ENV="development", SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),
+            SMTP_STARTTLS="0", JOBS_SQLITE_PATH=str(tmp_path / "jobs.sqlite"), REDIS_URL=redis,
+            RATELIMIT_STORAGE_URI=redis or "memory://",
+        )
+        env = {**os.environ, **settings, "OKNO_INSTANCE_PATH": str(tmp_path)}
+        log = tmp_path / "worker.log"
+        app = create_app(settings, instance_path=str(tmp_path))
+        client = app.test_client()
+
+        def readiness() -> dict[str, Any]:
+            response = client.get("/readyz")
+            assert response.status_code == 200, response.get_json()  # never drained for want of a worker
+            return response.get_json()  # type: ignore[no-any-return]
+
+        with app.app_context():
+            try:
+                db.create_all()
+                queue(1)
+                before = readiness()
+                assert before["status"] == "degraded"
+                assert before["checks"]["worker"]["detail"] == "no worker has run yet"
+                assert before["checks"]["outbox"]["pending"] == 1
+                worker = start_worker(env, log)
+                try:
+                    after = wait_for(lambda: (r := readiness())["status"] == "ok" and r, timeout=STARTUP_SECONDS,
+                                     what="the worker's heartbeat and an empty outbox on /readyz")
+                finally:
+                    stop_process(worker)
+                assert after["checks"]["worker"]["status"] == "ok"
+                assert after["checks"]["worker"]["age_seconds"] < 60, after  # beats when it starts, then every minute
+                assert after["checks"]["outbox"] == {"status": "ok", "age_seconds": None, "pending": 0, "abandoned": 0,
+                                                     "detail": None}
+                assert len(handler.messages) == 1
+                assert after["checks"]["redis"]["status"] == ("ok" if redis else "not_configured")
             finally:
                 db.session.remove()
                 db.engine.dispose()

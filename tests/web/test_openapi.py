@@ -96,7 +96,7 @@ def test_document_is_served_and_is_valid_openapi_3_1(client: Any) -> None:
 def test_every_api_route_is_documented_with_its_methods_and_nothing_else(app_ctx: Flask) -> None:
     routes: dict[str, set[str]] = {}
     for rule in app_ctx.url_map.iter_rules():
-        if rule.rule.startswith("/api/") or rule.rule == "/healthz":
+        if rule.rule.startswith("/api/") or rule.rule in ("/healthz", "/readyz"):
             routes.setdefault(_rule_to_path(rule.rule), set()).update((rule.methods or set()) & API_METHODS)
     documented = {path: {m.upper() for m in item if m.upper() in API_METHODS}
                   for path, item in document()["paths"].items()}
