@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.audit import Actor, record
@@ -57,6 +57,11 @@ def troubled_messages(session: Session, now: datetime, limit: int = LISTING_LIMI
     return Troubled(list(abandoned), list(stuck))
 
 
+def count_abandoned(session: Session) -> int:
+    """How many messages were given up on (shown beside the admin's link to the outbox page)."""
+    return session.scalar(select(func.count()).where(OutboxMessage.status == OutboxStatus.FAILED)) or 0
+
+
 def list_messages(session: Session, status: OutboxStatus | None = None,
                   limit: int = LISTING_LIMIT) -> list[OutboxMessage]:
     """Messages with ``status`` (by default every one not yet sent), latest first."""
@@ -84,7 +89,7 @@ def requeue(session: Session, selection: Collection[int] | Selection, *, by: Act
     else:
         ids = sorted(set(selection))
         statuses = dict(session.execute(select(OutboxMessage.id, OutboxMessage.status)
-                                        .where(OutboxMessage.id.in_(ids))).tuples().all())
+                                        .where(OutboxMessage.id.in_(ids))).all())
         missing = [str(i) for i in ids if i not in statuses]
         if missing:
             raise DomainError({"message": _l("No such message: %(ids)s.", ids=", ".join(missing))},

@@ -20,7 +20,7 @@ from scheduler.errors import DomainError
 from scheduler.extensions import db
 from scheduler.forms import apply_domain_error, flash_domain_error
 from scheduler.mail.models import OutboxMessage, OutboxStatus
-from scheduler.mail.operations import ALL_ABANDONED, Selection, requeue, troubled_messages
+from scheduler.mail.operations import ALL_ABANDONED, Selection, count_abandoned, requeue, troubled_messages
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -28,7 +28,8 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 @bp.route("/")
 @role_required(*ALL_STAFF)
 def home() -> Any:
-    return render_template("staff/home.html", role_labels=ROLE_LABELS)
+    abandoned = count_abandoned(db.session) if current_user.role == Role.ADMIN else 0
+    return render_template("staff/home.html", role_labels=ROLE_LABELS, abandoned_mail=abandoned)
 
 
 @bp.route("/users", methods=["GET", "POST"])
