@@ -83,28 +83,25 @@ def requeue(session: Session, selection: Collection[int] | Selection, *, by: Act
     """
     from flask_babel import lazy_gettext as _l
 
+    query = select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts)
     if isinstance(selection, Selection):
-        ids = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.FAILED)
-                                   .order_by(OutboxMessage.id)))
+        query = query.where(OutboxMessage.status == OutboxStatus.FAILED)
     else:
-        ids = sorted(set(selection))
-        statuses = dict(session.execute(select(OutboxMessage.id, OutboxMessage.status)
-                                        .where(OutboxMessage.id.in_(ids))).all())
-        missing = [str(i) for i in ids if i not in statuses]
+        query = query.where(OutboxMessage.id.in_(set(selection)))
+    found = {row.id: row for row in session.execute(query)}
+    if not isinstance(selection, Selection):
+        missing = sorted(set(selection) - set(found))
         if missing:
-            raise DomainError({"message": _l("No such message: %(ids)s.", ids=", ".join(missing))},
+            raise DomainError({"message": _l("No such message: %(ids)s.", ids=", ".join(map(str, missing)))},
                               ErrorCode.NOT_FOUND)
-        sent = [str(i) for i in ids if statuses[i] == OutboxStatus.SENT]
+        sent = sorted(i for i, row in found.items() if row.status == OutboxStatus.SENT)
         if sent:
-            raise DomainError({"message": _l("Already sent, so not sent again: %(ids)s.", ids=", ".join(sent))},
-                              ErrorCode.CONFLICT)
+            raise DomainError({"message": _l("Already sent, so not sent again: %(ids)s.",
+                                             ids=", ".join(map(str, sent)))}, ErrorCode.CONFLICT)
     requeued: list[int] = []
-    for message_id in ids:
-        attempts = session.scalar(select(OutboxMessage.attempts).where(OutboxMessage.id == message_id,
-                                                                       OutboxMessage.status == OutboxStatus.FAILED))
-        if attempts is None:
-            continue  # already waiting or on its way: nothing to do
-        # Compare-and-set, so two admins requeueing at once record it once.
+    for message_id in sorted(i for i, row in found.items() if row.status == OutboxStatus.FAILED):
+        # Compare-and-set, so two admins requeueing at once record it once; a message already
+        # waiting or on its way again is left alone.
         result = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.FAILED)
@@ -114,7 +111,8 @@ def requeue(session: Session, selection: Collection[int] | Selection, *, by: Act
         if result.rowcount != 1:  # type: ignore[attr-defined]
             continue
         record(session, by, "outbox.requeued", "outbox_message", message_id,
-               {"status": [OutboxStatus.FAILED.value, OutboxStatus.PENDING.value], "attempts": [attempts, 0]})
+               {"status": [OutboxStatus.FAILED.value, OutboxStatus.PENDING.value],
+                "attempts": [found[message_id].attempts, 0]})
         requeued.append(message_id)
     if requeued:
         mark_outbox_written(session)
