@@ -310,7 +310,18 @@ def deliver_due(
         if row is None or row.status != OutboxStatus.SENDING:
             session.rollback()
             continue
-        email = build_email(row, sender)
+        try:
+            email = build_email(row, sender)
+        except (KeyError, TypeError, ValueError) as exc:
+            # A stored message that cannot be built never will be: give up at once, visibly, rather than
+            # claim it again every lease at the head of the queue.
+            row.attempts += 1
+            row.status, row.lease_until = OutboxStatus.FAILED, None
+            row.last_error = f"cannot build the message: {type(exc).__name__}: {exc}"[:2000]
+            session.commit()
+            report.failed += 1
+            log.error("outbox message %s cannot be built; given up", message_id)
+            continue
         session.rollback()  # hold no transaction (on SQLite: no write lock) while the server takes its time
         error = ""
         with keeper.keep(message_id, claimed_at + policy.lease) if keeper else nullcontext():

@@ -250,6 +250,20 @@ def test_the_heartbeat_renews_only_a_lease_it_still_holds(app: Flask, own_engine
         assert session.scalar(select(OutboxMessage.lease_until)) == later + policy.lease
 
 
+def test_a_message_that_cannot_be_built_is_given_up_without_blocking_the_rest(session: Any, smtp: Any) -> None:
+    handler, transport = smtp
+    broken = queue_test_message(session, to="broken@example.org")
+    queue_test_message(session, to="fine@example.org")
+    session.commit()
+    broken.attachments = [{"filename": "x", "content_type": "no-slash", "data": ""}]  # stored by an older version
+    session.commit()
+    report = deliver_due(session, transport, SENDER, utcnow(), POLICY)
+    assert (report.failed, report.sent) == (1, 1)
+    session.refresh(broken)
+    assert broken.status == OutboxStatus.FAILED and "cannot build" in broken.last_error
+    assert [str(m["To"]) for m in handler.messages] == ["fine@example.org"]
+
+
 def test_two_workers_never_claim_the_same_message(session: Any) -> None:
     for n in range(4):
         queue_test_message(session, to=f"c{n}@example.org")
