@@ -34,7 +34,7 @@ def list_command(status: str | None, limit: int) -> None:
 
 
 @outbox_cli.command("requeue")
-@click.argument("ids", nargs=-1, type=click.IntRange(min=1))
+@click.argument("ids", nargs=-1, type=click.IntRange(1, 2**31 - 1))
 @click.option("--all-failed", is_flag=True, help="Every message that was given up on.")
 def requeue_command(ids: tuple[int, ...], all_failed: bool) -> None:
     """Send failed messages again: fresh attempts, due now. Sent messages are refused."""

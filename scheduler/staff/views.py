@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -73,7 +74,7 @@ def outbox_requeue() -> Any:
         selection: list[int] | Selection = ALL_ABANDONED
     else:
         raw = request.form.get("message_id", "")
-        if not raw.isdigit() or not 0 < int(raw) < 2**31:
+        if not re.fullmatch(r"[0-9]{1,10}", raw) or not 0 < int(raw) < 2**31:
             abort(400, _("Choose a message to send again."))
         selection = [int(raw)]
     try:

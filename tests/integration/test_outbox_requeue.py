@@ -169,7 +169,7 @@ def test_cli_requeues_every_failed_message(app: Flask, session: Any, smtp: Any) 
     assert len(handler.messages) == 2
 
 
-@pytest.mark.parametrize("args", [[], ["1", "--all-failed"], ["abc"], ["0"]])
+@pytest.mark.parametrize("args", [[], ["1", "--all-failed"], ["abc"], ["0"], ["99999999999999999999"]])
 def test_cli_requeue_needs_ids_or_all_failed(app: Flask, session: Any, args: list[str]) -> None:
     result = app.test_cli_runner().invoke(args=["outbox", "requeue", *args])
     assert result.exit_code == 2, result.output  # a usage error, not a traceback

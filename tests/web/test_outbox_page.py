@@ -108,7 +108,8 @@ def test_requeue_all_button_in_english(client: FlaskClient, session: Any, smtp: 
     assert sorted(str(m["To"]) for m in handler.messages) == ["a@example.org", "b@example.org"]
 
 
-@pytest.mark.parametrize("data", [{"message_id": "abc"}, {"message_id": "99999999999"}, {}])
+@pytest.mark.parametrize("data", [{"message_id": "abc"}, {"message_id": "99999999999"}, {"message_id": "²"},
+                                  {"message_id": "1\x00"}, {"message_id": "-1"}, {}])
 def test_a_bad_requeue_request_is_a_clear_400(client: FlaskClient, session: Any, data: dict[str, str]) -> None:
     token = as_admin(client, session)
     response = client.post("/staff/outbox/requeue", data={**data, "csrf_token": token})
