@@ -21,6 +21,8 @@ LISTING_LIMIT = 200
 
 
 class Selection(enum.Enum):
+    """A whole class of messages to requeue, instead of a list of ids."""
+
     ALL_ABANDONED = "all_abandoned"
 
 
