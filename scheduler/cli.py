@@ -1,4 +1,4 @@
-"""Command-line tools: staff users, demo data and the background worker."""
+"""Command-line tools: staff users, demo data, the outbox and the background worker."""
 
 from __future__ import annotations
 
@@ -79,20 +79,22 @@ def demo_data_command(logins_only: bool) -> None:
 @click.option("--workers", default=2, show_default=True, help="Threads running jobs.")
 def worker_command(workers: int) -> None:
     """Run the background worker: email delivery and periodic jobs (huey consumer)."""
-    from scheduler.jobs import huey, run_outbox_delivery
+    from scheduler.jobs import deliver_outbox, huey
     from scheduler.metrics import install_job_timing
 
     install_job_timing(huey)
-    run_outbox_delivery()  # whatever waited while no worker ran
+    deliver_outbox()  # whatever waited while no worker ran, and a wake-up for what comes due soon
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
                                     initial_delay=0.2, backoff=1.2, max_delay=2.0)
     consumer.run()
 
 
 def register_cli(app: Flask) -> None:
+    from scheduler.mail.cli import outbox_cli
     from scheduler.setup.cli import setup_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(outbox_cli)
     app.cli.add_command(setup_cli)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(worker_command)

@@ -104,6 +104,11 @@ def log_format_from(env: Mapping[str, str]) -> str:
     if log_format not in ("text", "json"):
         raise ConfigError(f"LOG_FORMAT must be text or json, got {log_format!r}")
     return log_format
+def _outbox_lease_seconds(env: Mapping[str, str]) -> int:
+    seconds = _int(env, "OUTBOX_LEASE_SECONDS", 30)
+    if seconds < 3:  # renewed every third of it: shorter leaves no room for a slow database
+        raise ConfigError(f"OUTBOX_LEASE_SECONDS must be at least 3, got {seconds}")
+    return seconds
 
 
 def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
@@ -155,7 +160,9 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "OUTBOX_MAX_ATTEMPTS": _int(env, "OUTBOX_MAX_ATTEMPTS", 10),
         "OUTBOX_BACKOFF_SECONDS": _int(env, "OUTBOX_BACKOFF_SECONDS", 30),
         "OUTBOX_BACKOFF_MAX_SECONDS": _int(env, "OUTBOX_BACKOFF_MAX_SECONDS", 3600),
-        "OUTBOX_LEASE_SECONDS": _int(env, "OUTBOX_LEASE_SECONDS", 300),
+        # How long a killed worker's message waits before another worker sends it; a live worker
+        # renews the lease every third of it while sending (see scheduler.mail.delivery.RetryPolicy).
+        "OUTBOX_LEASE_SECONDS": _outbox_lease_seconds(env),
         "OUTBOX_NOTIFY_WORKER": _bool(env.get("OUTBOX_NOTIFY_WORKER"), default=True),
         # Jobs: huey on SQLite in the instance folder unless Redis is configured.
         "JOBS_SQLITE_PATH": env.get("JOBS_SQLITE_PATH", str(instance_path / "jobs.sqlite")),

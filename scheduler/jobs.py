@@ -123,18 +123,20 @@ def deliver_outbox_soon(delay: float | None = None) -> None:
 
 
 def deliver_outbox() -> int:
-    """Deliver every due outbox message now, then wake up again when the next retry is due.
+    """Deliver every due outbox message now, then wake up again when the outbox next has work.
 
     Enqueued after each commit that wrote mail; the per-minute sweep is the safety net.
     Two runs at once are harmless: messages are claimed one by one (see ``claim_due``).
+    The next wake-up is the earliest retry or the earliest lease to run out (``next_due_at``),
+    so a killed worker's message goes out about one lease later rather than at a sweep.
     """
     from scheduler.db import utcnow
     from scheduler.extensions import db
-    from scheduler.mail.delivery import next_attempt_at
+    from scheduler.mail.delivery import next_due_at
 
     with bound_app().app_context():
         sent = run_outbox_delivery()
-        upcoming = next_attempt_at(db.session)
+        upcoming = next_due_at(db.session)
         db.session.remove()
     if upcoming is not None and not huey.immediate:
         delay = max((upcoming - utcnow()).total_seconds(), 0.0) + 0.05
@@ -149,15 +151,15 @@ def sweep_outbox() -> int:
 
 
 def run_outbox_delivery() -> int:
-    """Deliver due messages with the configured transport; returns how many were sent."""
+    """Deliver due messages with the configured transport, renewing each lease while it sends."""
     from scheduler.db import utcnow
     from scheduler.extensions import db
-    from scheduler.mail.delivery import RetryPolicy, deliver_due, transport_from_config
+    from scheduler.mail.delivery import LeaseKeeper, RetryPolicy, deliver_due, transport_from_config
 
     config = current_app.config
-    report = deliver_due(
-        db.session, transport_from_config(config), config["MAIL_FROM"], utcnow(), RetryPolicy.from_config(config)
-    )
+    policy = RetryPolicy.from_config(config)
+    report = deliver_due(db.session, transport_from_config(config), config["MAIL_FROM"], utcnow, policy,
+                         keeper=LeaseKeeper(db.engine, policy))
     return report.sent
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import threading
@@ -21,14 +22,28 @@ def free_port() -> int:
 
 
 class RecordingHandler:
-    """Accepts mail, or answers a temporary failure while ``failures_left`` > 0."""
+    """Accepts mail, or answers a temporary failure while ``failures_left`` > 0.
+
+    With ``delay`` set, each message's data is held that long before the answer: a slow server
+    (``receiving`` counts the messages whose data arrived; one whose client vanished meanwhile is
+    never recorded).
+    """
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.failures_left = 0
+        self.delay = 0.0
+        self.receiving = 0
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.receiving += 1
+            delay = self.delay
+        if delay:
+            await asyncio.sleep(delay)
+            if server.transport is None or server.transport.is_closing():
+                return "421 4.4.2 Connection lost"
         with self.lock:
             if self.failures_left > 0:
                 self.failures_left -= 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -9,12 +11,24 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.orm import Session
 
+from scheduler.app import configure_sqlite
+from scheduler.config import normalise_database_url
 from scheduler.db import utcnow
 from scheduler.mail.compose import Attachment, queue_email
-from scheduler.mail.delivery import FileTransport, RetryPolicy, SMTPTransport, claim_due, deliver_due
+from scheduler.mail.delivery import (
+    FileTransport,
+    LeaseKeeper,
+    RetryPolicy,
+    SMTPTransport,
+    claim_due,
+    deliver_due,
+    next_due_at,
+)
 from scheduler.mail.models import OutboxMessage, OutboxStatus
+from tests.processes import wait_for
 from tests.smtp_server import RecordingHandler, smtp_server
 
 SENDER = "okno <no-reply@okno.example.org>"
@@ -138,15 +152,116 @@ def test_a_restarted_worker_sends_nothing_twice(session: Any, smtp: Any) -> None
     assert len(handler.messages) == 3
 
 
-def test_a_message_claimed_by_a_dead_worker_is_delivered_after_its_lease(session: Any, smtp: Any) -> None:
+def test_a_message_claimed_by_a_dead_worker_is_delivered_after_its_lease(session: Any, smtp: Any,
+                                                                         app: Flask) -> None:
     handler, transport = smtp
+    policy = RetryPolicy.from_config(app.config)  # the default lease: 30 s, not minutes
+    assert policy.lease == timedelta(seconds=30)
     queue_test_message(session)
     session.commit()
     now = utcnow()
-    assert len(claim_due(session, now, POLICY)) == 1  # that worker then died
-    assert deliver_due(session, transport, SENDER, now + timedelta(minutes=1), POLICY).sent == 0
-    assert deliver_due(session, transport, SENDER, now + timedelta(minutes=6), POLICY).sent == 1
+    assert len(claim_due(session, now, policy)) == 1  # that worker then died
+    # The worker wakes up when the lease runs out, not at the next sweep.
+    assert next_due_at(session) == now + timedelta(seconds=30)
+    assert deliver_due(session, transport, SENDER, now + timedelta(seconds=29), policy).sent == 0
+    assert deliver_due(session, transport, SENDER, now + timedelta(seconds=31), policy).sent == 1
     assert len(handler.messages) == 1
+
+
+def test_messages_are_claimed_one_at_a_time_as_they_are_sent(session: Any, smtp: Any) -> None:
+    """A message waits as pending (free for any worker) until its turn, not under this worker's lease."""
+    handler, transport = smtp
+    for n in range(3):
+        queue_test_message(session, to=f"c{n}@example.org")
+    session.commit()
+    seen: list[list[OutboxStatus]] = []
+
+    class Observed:
+        def send(self, message: Any) -> None:
+            seen.append(list(session.scalars(select(OutboxMessage.status).order_by(OutboxMessage.id))))
+            session.rollback()
+            transport.send(message)
+
+    assert deliver_due(session, Observed(), SENDER, utcnow(), POLICY).sent == 3
+    S, P, D = OutboxStatus.SENDING, OutboxStatus.PENDING, OutboxStatus.SENT
+    assert seen == [[S, P, P], [D, S, P], [D, D, S]]
+    assert len(handler.messages) == 3
+
+
+@pytest.fixture
+def own_engine(fresh_database_url: str) -> Iterator[Engine]:
+    """An engine on a database of its own, for workers in threads (each with its own connection)."""
+    engine = create_engine(normalise_database_url(fresh_database_url))
+    if engine.dialect.name == "sqlite":
+        configure_sqlite(engine)
+    OutboxMessage.__table__.create(engine)  # type: ignore[attr-defined]
+    yield engine
+    engine.dispose()
+
+
+def test_a_slow_send_keeps_its_lease_and_is_sent_once(app: Flask, own_engine: Engine) -> None:
+    """The sending worker renews its lease while the server takes three leases to answer; a second
+    worker looking meanwhile finds nothing due, so the message is not sent twice."""
+    policy = RetryPolicy(max_attempts=3, lease=timedelta(seconds=1))  # renewed every third of a second
+    reports: list[Any] = []
+    with smtp_server() as (handler, port), app.app_context():
+        transport = SMTPTransport(host="127.0.0.1", port=port, starttls=False, timeout=10)
+        with Session(own_engine) as writer:
+            queue_test_message(writer)
+            writer.commit()
+        handler.delay = 3.0
+
+        def first_worker() -> None:
+            with Session(own_engine) as own:
+                reports.append(deliver_due(own, transport, SENDER, utcnow, policy,
+                                           keeper=LeaseKeeper(own_engine, policy)))
+
+        first = threading.Thread(target=first_worker)
+        first.start()
+        wait_for(lambda: handler.receiving == 1, what="the first send under way")
+        time.sleep(1.5)  # the first lease would have run out by now
+        with Session(own_engine) as other:
+            second = deliver_due(other, transport, SENDER, utcnow, policy, keeper=LeaseKeeper(own_engine, policy))
+        first.join(timeout=20)
+        assert (second.sent, reports[0].sent) == (0, 1)
+        assert handler.receiving == 1 and len(handler.messages) == 1
+        with Session(own_engine) as check:
+            row = check.scalars(select(OutboxMessage)).one()
+            assert row.status == OutboxStatus.SENT and row.attempts == 1 and row.lease_until is None
+
+
+def test_the_heartbeat_renews_only_a_lease_it_still_holds(app: Flask, own_engine: Engine) -> None:
+    policy = RetryPolicy(lease=timedelta(seconds=0.3))  # a beat every 0.1 s
+    with app.app_context(), Session(own_engine) as session:
+        queue_test_message(session)
+        session.commit()
+        claimed_at = utcnow()
+        [message_id] = claim_due(session, claimed_at, policy)
+        with LeaseKeeper(own_engine, policy).keep(message_id, claimed_at + policy.lease):
+            time.sleep(0.8)
+        renewed = session.scalar(select(OutboxMessage.lease_until))
+        assert renewed is not None and renewed > claimed_at + policy.lease + timedelta(seconds=0.3)
+        session.rollback()
+        # Its lease ran out and another worker claimed the message: the first worker's beat must not take it back.
+        later = renewed + timedelta(seconds=1)
+        assert claim_due(session, later, policy) == [message_id]
+        with LeaseKeeper(own_engine, policy).keep(message_id, renewed):
+            time.sleep(0.5)
+        assert session.scalar(select(OutboxMessage.lease_until)) == later + policy.lease
+
+
+def test_a_message_that_cannot_be_built_is_given_up_without_blocking_the_rest(session: Any, smtp: Any) -> None:
+    handler, transport = smtp
+    broken = queue_test_message(session, to="broken@example.org")
+    queue_test_message(session, to="fine@example.org")
+    session.commit()
+    broken.attachments = [{"filename": "x", "content_type": "no-slash", "data": ""}]  # stored by an older version
+    session.commit()
+    report = deliver_due(session, transport, SENDER, utcnow(), POLICY)
+    assert (report.failed, report.sent) == (1, 1)
+    session.refresh(broken)
+    assert broken.status == OutboxStatus.FAILED and "cannot build" in broken.last_error
+    assert [str(m["To"]) for m in handler.messages] == ["fine@example.org"]
 
 
 def test_two_workers_never_claim_the_same_message(session: Any) -> None:

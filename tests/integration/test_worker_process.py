@@ -127,3 +127,53 @@ def test_readiness_sees_the_real_workers_heartbeat_and_the_outbox_drain(
             finally:
                 db.session.remove()
                 db.engine.dispose()
+
+
+def test_a_killed_workers_messages_go_out_about_one_lease_later(fresh_database_url: str, tmp_path: Path,
+                                                                restore_jobs: None) -> None:
+    """Killed mid-send (SIGKILL), a worker leaves its messages leased; with the default lease a restarted
+    worker delivers them about one lease after the claim (it wakes up when the lease runs out), once each."""
+    with smtp_server() as (handler, port):
+        settings = app_config(
+            fresh_database_url, tmp_path, OKNO_ENV="development", SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),
+            SMTP_STARTTLS="0", OUTBOX_NOTIFY_WORKER="1", JOBS_SQLITE_PATH=str(tmp_path / "jobs.sqlite"),
+        )
+        env = {**os.environ, **settings, "OKNO_INSTANCE_PATH": str(tmp_path)}
+        log = tmp_path / "worker.log"
+        app = create_app(settings, instance_path=str(tmp_path))
+        lease = app.config["OUTBOX_LEASE_SECONDS"]
+        assert lease == 30  # the default, which this test is about
+        with app.app_context():
+            try:
+                db.create_all()
+                handler.delay = 3600.0  # the server takes the data and never answers: the worker hangs in a send
+                worker = start_worker(env, log)
+                try:
+                    queue(2)
+                    wait_for(lambda: handler.receiving >= 1, timeout=STARTUP_SECONDS, what="a send under way")
+                finally:
+                    os.killpg(worker.pid, signal.SIGKILL)
+                    worker.wait()
+                killed_at = time.monotonic()
+                handler.delay = 0.0
+                db.session.rollback()
+                assert OutboxStatus.SENDING in set(db.session.scalars(select(OutboxMessage.status)))
+                db.session.rollback()  # on SQLite even a read holds the write lock until it ends
+                restarted = start_worker(env, log)
+                try:
+                    # Under the old five-minute lease this waited five minutes.
+                    wait_for(lambda: len(handler.messages) == 2, timeout=lease + STARTUP_SECONDS,
+                             what="the killed worker's messages delivered")
+                    waited = time.monotonic() - killed_at
+                    wait_for(all_recorded_sent)
+                    db.session.rollback()
+                    time.sleep(1.0)  # room for a duplicate to show up
+                finally:
+                    stop_process(restarted)
+                print(f"delivered {waited:.1f} s after the kill (lease {lease} s)")
+                ids = handler.message_ids()
+                assert len(ids) == 2 and len(set(ids)) == 2, log.read_text()
+                assert waited < lease + STARTUP_SECONDS
+            finally:
+                db.session.remove()
+                db.engine.dispose()

@@ -65,6 +65,7 @@ def test_development_defaults_to_sqlite_in_the_instance_folder(tmp_path: Path) -
     assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'okno.sqlite'}"
     assert config["MAIL_FILE_DIR"] == str(tmp_path / "mail")
     assert config["SESSION_COOKIE_HTTPONLY"] is True
+    assert config["OUTBOX_LEASE_SECONDS"] == 30  # a killed worker's mail waits half a minute, not five
 
 
 @pytest.mark.parametrize(
@@ -73,6 +74,7 @@ def test_development_defaults_to_sqlite_in_the_instance_folder(tmp_path: Path) -
         ({"OKNO_ENV": "staging"}, "OKNO_ENV"),
         ({"DEFAULT_TIMEZONE": "Mars/Olympus"}, "DEFAULT_TIMEZONE"),
         ({"SMTP_PORT": "twenty-five"}, "SMTP_PORT"),
+        ({"OUTBOX_LEASE_SECONDS": "2"}, "OUTBOX_LEASE_SECONDS"),
     ],
 )
 def test_inconsistent_settings_are_refused_with_their_name(tmp_path: Path, env: dict[str, str], complaint: str) -> None:
