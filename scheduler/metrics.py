@@ -19,7 +19,6 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,6 @@ from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler.extensions import db, limiter
@@ -151,48 +149,32 @@ class SharedStateCollector:
 def outbox_metrics() -> Iterable[Metric]:
     """The outbox's backlog: messages by status, the oldest unsent one's age, how overdue the most overdue is."""
     from scheduler.db import utcnow
-    from scheduler.mail.models import OutboxMessage, OutboxStatus
+    from scheduler.mail.backlog import outbox_backlog
     from scheduler.transaction import discard_changes
 
     now = utcnow()
+    up = GaugeMetricFamily("okno_database_up", "Whether the scrape could read the database.")
     try:
-        counts = dict(db.session.execute(
-            select(OutboxMessage.status, func.count(OutboxMessage.id))
-            .where(OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED]))
-            .group_by(OutboxMessage.status)
-        ).all())
-        oldest_unsent = db.session.scalar(
-            select(func.min(OutboxMessage.created_at))
-            .where(OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
-        )
-        most_overdue = db.session.scalar(
-            select(func.min(OutboxMessage.next_attempt_at))
-            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-        )
+        backlog = outbox_backlog(db.session, now)
     except SQLAlchemyError:
         discard_changes()
         log.warning("metrics: the outbox could not be read", exc_info=True)
-        up = GaugeMetricFamily("okno_database_up", "Whether the scrape could read the database.")
         up.add_metric([], 0)
         return [up]
-    up = GaugeMetricFamily("okno_database_up", "Whether the scrape could read the database.")
     up.add_metric([], 1)
     messages = GaugeMetricFamily("okno_outbox_messages", "Outbox messages not yet sent, by status "
                                  "(failed: abandoned after the last attempt).", labels=["status"])
-    for status in (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED):
-        messages.add_metric([status.value], counts.get(status, 0))
+    messages.add_metric(["pending"], backlog.waiting)
+    messages.add_metric(["sending"], backlog.sending)
+    messages.add_metric(["failed"], backlog.abandoned)
     oldest = GaugeMetricFamily("okno_outbox_oldest_unsent_age_seconds",
                                "Age of the oldest message still waiting to be sent (0 when none waits).")
-    oldest.add_metric([], _seconds_since(oldest_unsent, now))
+    oldest.add_metric([], backlog.oldest_age_seconds(now) or 0.0)
     overdue = GaugeMetricFamily("okno_outbox_delivery_lag_seconds",
                                 "How long the most overdue message has been due without being sent: "
                                 "grows when the worker is down or behind (0 when nothing is due).")
-    overdue.add_metric([], _seconds_since(most_overdue, now))
+    overdue.add_metric([], backlog.delivery_lag_seconds(now) or 0.0)
     return [up, messages, oldest, overdue]
-
-
-def _seconds_since(instant: datetime | None, now: datetime) -> float:
-    return max((now - instant).total_seconds(), 0.0) if instant is not None else 0.0
 
 
 # --------------------------------------------------------------------------- the worker's periodic jobs

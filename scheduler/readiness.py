@@ -139,7 +139,7 @@ def check_worker(session: Session, now: datetime, stale_after: float) -> WorkerC
 
 
 def check_outbox(session: Session, now: datetime, max_age: float) -> OutboxCheck:
-    backlog = outbox_backlog(session)
+    backlog = outbox_backlog(session, now)
     age = backlog.oldest_age_seconds(now)
     problems = []
     if backlog.abandoned:

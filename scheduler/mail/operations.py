@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.audit import Actor, record
@@ -57,11 +57,6 @@ def troubled_messages(session: Session, now: datetime, limit: int = LISTING_LIMI
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
     ).all()
     return Troubled(list(abandoned), list(stuck))
-
-
-def count_abandoned(session: Session) -> int:
-    """How many messages were given up on (shown beside the admin's link to the outbox page)."""
-    return session.scalar(select(func.count()).where(OutboxMessage.status == OutboxStatus.FAILED)) or 0
 
 
 def list_messages(session: Session, status: OutboxStatus | None = None,

@@ -20,8 +20,9 @@ from scheduler.db import utcnow
 from scheduler.errors import DomainError
 from scheduler.extensions import db
 from scheduler.forms import apply_domain_error, flash_domain_error
+from scheduler.mail.backlog import outbox_backlog
 from scheduler.mail.models import OutboxMessage, OutboxStatus
-from scheduler.mail.operations import ALL_ABANDONED, Selection, count_abandoned, requeue, troubled_messages
+from scheduler.mail.operations import ALL_ABANDONED, Selection, requeue, troubled_messages
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -29,7 +30,7 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 @bp.route("/")
 @role_required(*ALL_STAFF)
 def home() -> Any:
-    abandoned = count_abandoned(db.session) if current_user.role == Role.ADMIN else 0
+    abandoned = outbox_backlog(db.session, utcnow()).abandoned if current_user.role == Role.ADMIN else 0
     return render_template("staff/home.html", role_labels=ROLE_LABELS, abandoned_mail=abandoned)
 
 
