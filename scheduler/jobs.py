@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import PeriodicTask, TaskWrapper
 from huey.storage import MemoryStorage
-from redis import ConnectionPool
+from redis import ConnectionPool, Redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -79,13 +80,50 @@ def _in_app(job: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
-def register_periodic(queue: Huey, schedule: Callable[[Any], bool], job: Callable[[], Any]) -> TaskWrapper:
-    """Run ``job`` (inside the app) whenever ``schedule`` matches; a feature's ``register_jobs`` calls this."""
-    task = _in_app(job)
+def register_periodic(queue: Huey, schedule: Callable[[Any], bool], job: Callable[[], Any], *,
+                      every_worker: bool = False) -> TaskWrapper:
+    """Run ``job`` (inside the app) whenever ``schedule`` matches; a feature's ``register_jobs`` calls this.
+
+    Every consumer enqueues the periodic jobs itself, so with several workers on one Redis each
+    minute's job would run once per worker: unless ``every_worker``, a run first claims its minute in
+    the shared queue and a copy that finds it claimed does nothing.
+    """
+    task = _in_app(job if every_worker else _once_per_minute(queue, job))
     key = f"{task.__module__}.{task.__name__}"
     if key not in _tasks:
         _tasks[key] = queue.periodic_task(schedule)(task)
     return _tasks[key]
+
+
+# A claim outlives any delay between the copies of one minute's run, and then expires.
+PERIODIC_CLAIM_SECONDS = 600
+PERIODIC_CLAIM_KEY = "okno:periodic:"
+
+
+def claim_periodic_run(queue: Huey, name: str, now: datetime) -> bool:
+    """Whether this worker is the first to run ``name`` in ``now``'s minute (always, on a queue of its own).
+
+    Only a Redis queue is shared between workers; the embedded queue (SQLite) serves the one worker
+    ``make run`` starts.
+    """
+    connection = getattr(queue.storage, "conn", None)
+    if not isinstance(connection, Redis):
+        return True
+    key = f"{PERIODIC_CLAIM_KEY}{queue.name}:{name}:{now.astimezone(UTC):%Y%m%d%H%M}"
+    return bool(connection.set(key, b"1", nx=True, ex=PERIODIC_CLAIM_SECONDS))
+
+
+def _once_per_minute(queue: Huey, job: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        if not claim_periodic_run(queue, f"{job.__module__}.{job.__name__}", datetime.now(UTC)):
+            log.debug("periodic job %s: this minute's run belongs to another worker", job.__name__)
+            return None
+        return job()
+
+    run.__name__ = job.__name__
+    run.__module__ = job.__module__
+    run.__doc__ = job.__doc__
+    return run
 
 
 def periodic_job_names() -> list[str]:
@@ -98,7 +136,7 @@ def register_jobs(queue: Huey) -> None:
     if DELIVER_OUTBOX not in _tasks:
         _tasks[DELIVER_OUTBOX] = queue.task(name="deliver_outbox_task")(deliver_outbox)
     register_periodic(queue, crontab(minute="*"), sweep_outbox)
-    register_periodic(queue, crontab(minute="*"), worker_heartbeat)
+    register_periodic(queue, crontab(minute="*"), worker_heartbeat, every_worker=True)  # each worker's own beat
 
 
 def worker_heartbeat() -> None:
