@@ -3,6 +3,7 @@ framing, sniffing and referrer headers; pages are never stored; static files kee
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,16 @@ def test_hsts_only_in_production(database_url: str, tmp_path: Path, redis_url: s
     finally:
         with production.app_context():
             db.engine.dispose()
+
+
+def test_forms_over_https_need_the_same_origin_referer_that_the_policy_keeps(client: Any) -> None:
+    """Why the policy is same-origin, not no-referrer: over HTTPS the CSRF check refuses a form without a
+    Referer from this site, which a no-referrer page would never send (its language and sign-out forms)."""
+    https = "https://okno.example.org"
+    page = client.get("/", base_url=https)
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    form = {"csrf_token": token, "lang": "en", "next": "/"}
+    assert client.post("/language", data=form, base_url=https).status_code == 400
+    answer = client.post("/language", data=form, base_url=https, headers={"Referer": f"{https}/"})
+    assert answer.status_code == 302
