@@ -4,6 +4,8 @@ The server and the worker are the production entry points (``gunicorn wsgi:app``
 worker``), started as subprocesses with environment settings; their mail goes to an aiosmtpd server in
 this process, so a test reads what was really delivered.
 
+Every browser context records Content-Security-Policy violations; a test fails on any (``no_csp_violations``).
+
 Chromium is Debian's (``/usr/bin/chromium``, or ``OKNO_CHROMIUM``); without it the browser tests skip,
 unless ``OKNO_REQUIRE_BROWSER=1`` (CI), where a missing browser is a failure.
 """

@@ -62,6 +62,19 @@ def assert_secured(response: Any, path: str) -> None:
     assert "no-store" in cache or cache == "private, no-cache", (path, cache)  # the feed revalidates
 
 
+# What the policy would refuse: inline script (a script element without src, an on* handler, a javascript:
+# address) and inline style (a style element or attribute). JSON data blocks are not run, so they may stay.
+INLINE_CODE = re.compile(
+    r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/(?:ld\+)?json\")[^>]*>|<style\b|\sstyle=|\son[a-z]+=|javascript:",
+    re.IGNORECASE,
+)
+
+
+def assert_no_inline_code(html: str, path: str) -> None:
+    found = INLINE_CODE.findall(html)
+    assert found == [], (path, found)
+
+
 @pytest.mark.parametrize("role", [None, Role.ADMIN, Role.SUPERVISOR])
 def test_every_get_route_carries_the_security_headers(client: Any, session: Any, app: Flask, role: Role | None) -> None:
     setup = bookable_setup(session)
@@ -83,6 +96,7 @@ def test_every_get_route_carries_the_security_headers(client: Any, session: Any,
         if response.status_code == 200 and response.mimetype == "text/html":
             html_pages += 1
             assert response.headers["Cache-Control"] == "no-store", path
+            assert_no_inline_code(response.get_data(as_text=True), path)
     # The walk reaches real pages, not only redirects and 404s.
     assert html_pages >= (12 if role else 5), statuses
 
