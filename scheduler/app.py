@@ -36,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     register_config(app, test_config)
+    register_log_redaction()
     register_proxy(app)
     register_observability(app)
     register_extensions(app)
@@ -43,6 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
     register_input_rules(app)  # before the blueprints: a route compiles its converters when added
     register_blueprints(app)
     register_errors(app)
+    register_security_headers(app)
     register_commands(app)
     register_templating(app)
     return app
@@ -58,6 +60,20 @@ def register_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     if app.config["OKNO_ENV"] == "production":
         check_production(app.config)
     configure_logging(app.config)
+
+
+def register_log_redaction() -> None:
+    """Keep URL secrets (manage, ticket, personal-page and feed tokens) out of every log line: the app's and
+    the development server's; gunicorn's logger is set in scheduler/gunicorn_conf.py."""
+    from scheduler.redaction import install_redaction
+
+    install_redaction("werkzeug")
+
+
+def register_security_headers(app: Flask) -> None:
+    from scheduler.security_headers import register_security_headers as register
+
+    register(app)
 
 
 def register_models() -> None:

@@ -178,6 +178,8 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         # Proxies: how many hops in front of the app set X-Forwarded-*; 0 trusts no header, since
         # a client could otherwise name any address and escape its rate limits.
         "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0),
+        # Security headers (scheduler/security_headers.py): HSTS is sent in production only, for this long.
+        "HSTS_MAX_AGE_SECONDS": _int(env, "HSTS_MAX_AGE_SECONDS", 365 * 24 * 3600),
         # Rate limits
         "RATELIMIT_STORAGE_URI": ratelimit_storage,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),

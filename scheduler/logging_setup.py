@@ -14,6 +14,8 @@ from flask import Flask, g, has_request_context, request
 from flask.wrappers import Response
 from pythonjsonlogger.json import JsonFormatter
 
+from scheduler.redaction import add_redaction
+
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 REQUEST_ID_HEADER = "X-Request-ID"
 # An id a trusted proxy sets is copied into every log line: nothing that could break a line or carry data.
@@ -61,13 +63,14 @@ def build_formatter(log_format: str) -> logging.Formatter:
 def apply_log_format(log_format: str, handlers: list[logging.Handler]) -> None:
     """The one place okno's log handlers are set up: the configured format and the request id.
 
-    A filter every log line needs belongs here too.
+    Every line also passes ``RedactSecrets``: no URL secret reaches a log.
     """
     formatter = build_formatter(log_format)
     for handler in handlers:
         handler.setFormatter(formatter)
         if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
             handler.addFilter(RequestIdFilter())
+        add_redaction(handler)  # after the request id, which reads gunicorn's access-log arguments
 
 
 def server_handlers() -> list[logging.Handler]:

@@ -3,7 +3,7 @@
 Counters and histograms live in prometheus_client's registry. Under gunicorn with several worker
 processes, ``PROMETHEUS_MULTIPROC_DIR`` (set in the environment before the server starts) makes every
 process write its values to files there, and a scrape of any process sums them all
-(``scheduler.gunicorn_hooks`` empties the directory at start and marks exited workers dead). Without it
+(``scheduler.gunicorn_conf`` empties the directory at start and marks exited workers dead). Without it
 (``flask run``, one process) the ordinary in-memory registry serves.
 
 What lives in the shared database or job queue (outbox backlog, the periodic jobs' last runs) is read

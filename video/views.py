@@ -83,7 +83,8 @@ def _join_page(booking: Booking, participant: Participant, audience: str, now: d
         window=window, zone=zone, link=link, refresh=refresh, minutes_left=minutes_left,
         opens_today=window.opens_at.astimezone(zone).date() == now.astimezone(zone).date(),
     ))
-    # The page holds a live token: no cache may keep it, and no Referer tells the room where it came from.
+    # The page holds a live token: no cache may keep it. The link to the room is rel="noreferrer", and the
+    # site's same-origin Referrer-Policy tells no other site anything, while the page's own forms (language,
+    # sign-out) keep the same-origin Referer that the CSRF check needs over HTTPS.
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -4,6 +4,8 @@ The server and the worker are the production entry points (``gunicorn wsgi:app``
 worker``), started as subprocesses with environment settings; their mail goes to an aiosmtpd server in
 this process, so a test reads what was really delivered.
 
+Every browser context records Content-Security-Policy violations; a test fails on any (``no_csp_violations``).
+
 Chromium is Debian's (``/usr/bin/chromium``, or ``OKNO_CHROMIUM``); without it the browser tests skip,
 unless ``OKNO_REQUIRE_BROWSER=1`` (CI), where a missing browser is a failure.
 """
@@ -133,6 +135,47 @@ def chromium_path() -> str:
     pytest.skip(reason)
 
 
+AXE_CORE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+# Every page reports a Content-Security-Policy violation to the console, where the context's listener
+# collects it (Chromium logs one itself too; the event adds the directive and the blocked address).
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") +
+                " at " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+CSP_VIOLATIONS: list[str] = []
+
+
+class WatchedBrowser:
+    """The browser, whose every new context records CSP violations and has axe-core at hand.
+
+    Both scripts are init scripts, which the page's policy does not govern: a ``<script>`` tag added
+    to the page would itself be refused as inline script.
+    """
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+
+    def new_context(self, **kwargs: Any) -> Any:
+        context = self._browser.new_context(**kwargs)
+        context.add_init_script(script=CSP_REPORTER)
+        context.add_init_script(path=str(AXE_CORE))
+        context.on("console", _record_csp_violation)
+        return context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
+def _record_csp_violation(message: Any) -> None:
+    text = message.text
+    if message.type == "error" and ("Content Security Policy" in text or text.startswith("CSP violation")):
+        url = message.page.url if message.page else "?"
+        CSP_VIOLATIONS.append(f"{url}: {text}")
+
+
 @pytest.fixture(scope="session")
 def browser(chromium_path: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
@@ -140,9 +183,22 @@ def browser(chromium_path: str) -> Iterator[Any]:
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
         try:
-            yield launched
+            yield WatchedBrowser(launched)
         finally:
             launched.close()
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations() -> Iterator[None]:
+    """Every browser test fails if any page it visited broke the Content-Security-Policy."""
+    CSP_VIOLATIONS.clear()
+    yield
+    found, CSP_VIOLATIONS[:] = list(CSP_VIOLATIONS), []
+    assert found == [], "Content-Security-Policy violations:\n" + "\n".join(found)
+
+
+def assert_no_csp_violations() -> None:
+    assert CSP_VIOLATIONS == [], "Content-Security-Policy violations:\n" + "\n".join(CSP_VIOLATIONS)
 
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
@@ -160,12 +216,10 @@ def phone_page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
         context.close()
 
 
-AXE_CORE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
-
-
 def assert_accessible(page: Any) -> None:
-    """axe-core (vendored from npm, pinned in package.json) finds nothing on the page as it stands."""
-    page.add_script_tag(path=str(AXE_CORE))
+    """axe-core (vendored from npm, pinned in package.json) finds nothing on the page as it stands, and no
+    page so far has broken the Content-Security-Policy."""
+    assert_no_csp_violations()
     violations = page.evaluate(
         "axe.run(document).then(r => r.violations.map(v => ({id: v.id, help: v.help,"
         " nodes: v.nodes.map(n => n.target.join(' '))})))")

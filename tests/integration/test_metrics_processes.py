@@ -1,6 +1,6 @@
 """Metrics and JSON logs from a real gunicorn with two worker processes, as deployed.
 
-gunicorn runs with the deployment's hooks (``-c python:scheduler.gunicorn_hooks``),
+gunicorn runs with the deployment's hooks (``-c python:scheduler.gunicorn_conf``),
 ``PROMETHEUS_MULTIPROC_DIR`` and ``LOG_FORMAT=json``. A booking race is spread over both workers; one
 scrape, answered by one of them, must report every worker's requests and bookings, and keep them
 when a worker is killed and replaced. Every line gunicorn and the app log is one JSON object, and
@@ -49,7 +49,7 @@ def server(fresh_database_url: str, tmp_path: Path, seeded: dict[str, Any]) -> I
     env = {**os.environ, **settings, "OKNO_INSTANCE_PATH": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
     log = tmp_path / "gunicorn.log"
     process = start_process(
-        [sys.executable, "-m", "gunicorn", "-c", "python:scheduler.gunicorn_hooks", "--workers", "2",
+        [sys.executable, "-m", "gunicorn", "-c", "python:scheduler.gunicorn_conf", "--workers", "2",
          "--worker-class", "sync", "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5",
          "--access-logfile", "-", "wsgi:app"],
         env, log,

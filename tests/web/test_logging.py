@@ -56,3 +56,15 @@ def test_text_stays_the_default_format(app: Flask, captured: tuple) -> None:
     assert line.endswith("WARNING okno.test: booking held")
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_either_format_keeps_url_secrets_out(app: Flask, captured: tuple, log_format: str) -> None:
+    """The one place that formats handlers also redacts: a JSON line is no way around it."""
+    logger, handler, stream = captured
+    apply_log_format(log_format, [handler])
+    secret = "Zq8-dev_SECRET_0123456789abcdef"
+    logger.warning("GET %s failed", f"/manage/ABCD2345?token={secret}")
+    logger.info(f"feed /calendar/{secret}.ics")
+    assert secret not in stream.getvalue()
+    assert stream.getvalue().count("[redacted]") == 2

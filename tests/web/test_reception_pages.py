@@ -98,7 +98,10 @@ def test_the_desk_lists_the_days_in_person_visitors_by_time_with_their_state(
     html = client.get(desk_url(setup)).get_data(as_text=True)
     assert re.findall(r'id="visit-([A-Z0-9]+)" data-state="(\w+)"', html) == [(early.code, "expected"),
                                                                              (late.code, "expected")]
-    assert "Ольга Ранняя" in html and 'id="desk-table"' in html and "@media print" in html
+    assert "Ольга Ранняя" in html and 'id="desk-table"' in html and "/static/css/desk.css" in html
+    stylesheet = client.get("/static/css/desk.css")
+    assert "@media print" in stylesheet.get_data(as_text=True)  # the printed day list is the table alone
+    stylesheet.close()
     table = client.get(desk_url(setup, "/table")).get_data(as_text=True)
     assert table.lstrip().startswith('<div id="desk-table"') and early.code in table
 
