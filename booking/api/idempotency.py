@@ -50,7 +50,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from booking.api.auth import credentials_presented, current_partner
 from booking.api.errors import APIError, validation_error
-from booking.api.plumbing import TOKEN_MAX
+from booking.api.plumbing import TOKEN_MAX, raw_body
 from scheduler.db import Base, UTCDateTime, utcnow
 from scheduler.errors import ErrorCode
 from scheduler.extensions import db
@@ -236,8 +236,10 @@ def claim(session: Session, caller: str, key: str, print_: str, now: datetime,
     if row is not None:
         if row.created_at > now - LIFETIME:
             return _answer_of(row, print_, secret_key)
-        session.delete(row)  # expired and not purged yet: the key is free again
-        session.flush()
+        # Expired and not purged yet: the key is free again. A statement, not the ORM's delete: a
+        # concurrent retry may have deleted it first, and then this one simply matches nothing.
+        session.execute(delete(IdempotentRequest).where(IdempotentRequest.id == row.id))
+        session.expunge(row)
     row = IdempotentRequest(caller=caller, key=key, fingerprint=print_, created_at=now)
     session.add(row)
     try:
@@ -284,7 +286,7 @@ def idempotent(view: Callable[..., ResponseReturnValue]) -> Callable[..., Respon
         key = parse_key(header)
         secret_key = str(current_app.config["SECRET_KEY"])
         now = utcnow()
-        print_ = fingerprint(request.method, request.path, request.get_data(cache=True))
+        print_ = fingerprint(request.method, request.path, raw_body())
         claimed = claim(db.session, caller, key, print_, now, secret_key)
         if isinstance(claimed, StoredAnswer):
             return claimed.response()

@@ -278,3 +278,14 @@ def test_answers_expire_after_24_hours(client: Any, session: Any, setup: Any, pa
     time_machine.move_to(start + timedelta(hours=48, seconds=2), tick=False)
     assert purge_idempotent_answers() == 1
     assert count(session, IdempotentRequest) == 0
+
+
+def test_a_body_too_large_is_still_a_400_with_a_key(client: Any, session: Any, setup: Any,
+                                                    partner: tuple[int, str]) -> None:
+    """The key's fingerprint reads the body: it must do so under the API's 64 KiB limit, like the view."""
+    _id, key = partner
+    body = booking_body(setup, question="x" * 70_000)
+    for idempotency_key in (None, KEY):
+        response = create(client, body, headers=headers(key, idempotency_key))
+        assert response.status_code == 400 and response.get_json()["error"] == "bad_request"
+    assert count(session, Booking) == 0 and count(session, IdempotentRequest) == 0
