@@ -12,7 +12,8 @@ from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import InType, SecureType, SecuritySchemeData, Server
 
 API_DESCRIPTION = ("Booking consultations with public services. Instants carry an explicit offset; dates are "
-                   "YYYY-MM-DD. Partners authenticate with `Authorization: Bearer <key>`.")
+                   "YYYY-MM-DD. Partners authenticate with `Authorization: Bearer <key>`. Every POST accepts an "
+                   "`Idempotency-Key` header, so a retry after a lost answer never acts twice.")
 
 api_spec = SpecTree(
     "flask",

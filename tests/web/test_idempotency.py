@@ -240,6 +240,22 @@ def test_a_retried_followup_opens_one_ticket(client: Any, session: Any, setup: A
     assert mails(session, "ticket_opened") == 1
 
 
+def test_a_staff_members_retried_followup_opens_one_ticket(client: Any, session: Any, setup: Any) -> None:
+    """Signed-in staff have a key space of their own; a colleague's same key is another request."""
+    from tests.helpers import login
+
+    booking = completed_booking(session, setup)
+    path = f"/api/v1/bookings/{booking.code}/followup"
+    body = {"summary": "Сообщить, когда придёт мастер"}
+    login(client, setup.experts[0].user)
+    first = post(client, path, "/api/v1/bookings/{code}/followup", json=body, headers={"Idempotency-Key": KEY})
+    again = post(client, path, "/api/v1/bookings/{code}/followup", json=body, headers={"Idempotency-Key": KEY})
+    assert first.status_code == again.status_code == 201 and again.get_data() == first.get_data()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert count(session, Ticket) == 1
+    assert session.scalars(select(IdempotentRequest)).one().caller == f"staff:{setup.experts[0].user.id}"
+
+
 # --- storage and expiry -------------------------------------------------------------------------------------
 
 def test_stored_answers_are_sealed(app: Any, client: Any, session: Any, setup: Any,
