@@ -305,3 +305,23 @@ def test_a_body_too_large_is_still_a_400_with_a_key(client: Any, session: Any, s
         response = create(client, body, headers=headers(key, idempotency_key))
         assert response.status_code == 400 and response.get_json()["error"] == "bad_request"
     assert count(session, Booking) == 0 and count(session, IdempotentRequest) == 0
+
+
+@pytest.mark.parametrize(("header", "key"), [
+    ("abc", "abc"), ('"abc"', "abc"), ("  abc  ", "abc"), ('"a\\"b"', 'a"b'), ('"a\\\\b"', "a\\b"),
+    ('"with space"', "with space"), ('"a,b"', "a,b"), ("x" * 255, "x" * 255),
+    ('"a\\x"', None), ('"a"b"', None), ('"a\\"', None), ('a"b', None), ("a,b", None), ('"', None),
+    ("", None), ('""', None), ("x" * 256, None), ("é", None), ("a\tb", None),
+])
+def test_the_key_format(app_ctx: Any, header: str, key: str | None) -> None:
+    """A Structured Fields string (RFC 8941) or a bare key; repeated headers, joined by commas, never pass."""
+    from booking.api.errors import APIError
+    from booking.api.idempotency import parse_key
+
+    with app_ctx.test_request_context():
+        if key is None:
+            with pytest.raises(APIError) as refused:
+                parse_key(header)
+            assert refused.value.status == 422 and set(refused.value.extra["fields"]) == {"Idempotency-Key"}
+        else:
+            assert parse_key(header) == key
