@@ -1,4 +1,4 @@
-"""Periodic booking jobs: releasing holds whose email code never came."""
+"""Periodic booking jobs: releasing holds whose email code never came, forgetting old idempotent answers."""
 
 from __future__ import annotations
 
@@ -18,6 +18,16 @@ def release_expired_holds() -> int:
     return released
 
 
+def purge_idempotent_answers() -> int:
+    """Delete the API's stored Idempotency-Key answers once they are 24 hours old."""
+    from booking.api.idempotency import purge_expired
+
+    purged = purge_expired(db.session, utcnow())
+    db.session.commit()
+    return purged
+
+
 def register_jobs(queue: Huey) -> None:
-    """Called by the composition root: the worker runs ``release_expired_holds`` on its schedule."""
+    """Called by the composition root: the worker runs these jobs on their schedules."""
     register_periodic(queue, crontab(minute="*"), release_expired_holds)
+    register_periodic(queue, crontab(minute="*/10"), purge_idempotent_answers)

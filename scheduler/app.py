@@ -81,6 +81,7 @@ def register_models() -> None:
 
     Only the composition root knows every feature, so the list lives here.
     """
+    import booking.api.idempotency
     import booking.models
     import booking.reception.models
     import booking.tickets.models  # noqa: F401

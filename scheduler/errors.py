@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     WRONG_DAY = "wrong_day"
     ALREADY_CHECKED_IN = "already_checked_in"
     INVALID_SETUP = "invalid_setup"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
 
 
 class DomainError(Exception):

@@ -12,7 +12,8 @@ from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import InType, SecureType, SecuritySchemeData, Server
 
 API_DESCRIPTION = ("Booking consultations with public services. Instants carry an explicit offset; dates are "
-                   "YYYY-MM-DD. Partners authenticate with `Authorization: Bearer <key>`.")
+                   "YYYY-MM-DD. Partners authenticate with `Authorization: Bearer <key>`. Every POST accepts an "
+                   "`Idempotency-Key` header, so a retry after a lost answer never acts twice.")
 
 api_spec = SpecTree(
     "flask",
@@ -43,7 +44,8 @@ api_spec = SpecTree(
 
 def documented(responses: dict[int, tuple[type[BaseModel] | Any | None, str]], *,
                query: type[BaseModel] | None = None, json: type[BaseModel] | None = None,
-               security: Any = None, path_parameter_descriptions: dict[str, str] | None = None,
+               headers: type[BaseModel] | None = None, security: Any = None,
+               path_parameter_descriptions: dict[str, str] | None = None,
                ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Describe a view in the document: its query or body model, its responses, who may call it.
 
@@ -55,7 +57,7 @@ def documented(responses: dict[int, tuple[type[BaseModel] | Any | None, str]], *
     """
     resp = Response(**{f"HTTP_{status}": answer for status, answer in responses.items()})
     return api_spec.validate(
-        query=query, json=json, resp=resp, security=security, skip_validation=True,
+        query=query, json=json, headers=headers, resp=resp, security=security, skip_validation=True,
         validation_error_status=422 if 422 in responses else min(s for s, (model, _d) in responses.items() if model),
         path_parameter_descriptions=path_parameter_descriptions,
     )

@@ -22,6 +22,7 @@ from booking.api import models as api
 from booking.api.auth import Unauthorized, reject_bad_credentials, require_partner
 from booking.api.catalogue import find_topic
 from booking.api.errors import citizen_paths, not_found, validation_error
+from booking.api.idempotency import IdempotencyHeader, idempotent
 from booking.api.plumbing import CODE_RE, TOKEN_MAX, json_body, json_response, parse, parse_or_422
 from booking.citizens import CitizenDetails, validate_citizen, validate_question
 from booking.codes import normalise_code, tokens_match
@@ -50,6 +51,9 @@ NO_CREDENTIALS = (api.Error, "Neither a partner key nor a token was given, or th
 UNKNOWN = (api.Error, "No such booking for these credentials")
 TOO_MANY = (api.Error, "Too many requests (`rate_limited`, with a Retry-After header); per key for partners")
 BAD_BODY = (api.Error, "`bad_request`: the body is not a JSON object, or larger than 64 KiB")
+IN_PROGRESS = "; `idempotency_in_progress`: a request with this Idempotency-Key is still running"
+KEY_PROBLEM = ("`validation` on `fields.Idempotency-Key` (malformed key), or `idempotency_key_reused` "
+               "(the key was used with another request)")
 
 
 @dataclass(frozen=True)
@@ -133,11 +137,12 @@ def booking_response(booking: Booking, status: int = 200) -> ResponseReturnValue
     400: BAD_BODY,
     401: (api.Error, "`unauthorized`: no partner key, or a wrong or revoked one"),
     409: (api.Error, "`slot_taken` (with `alternatives`, the nearest free slots) or `limit_reached` "
-                     "(the citizen has as many active bookings on this topic as allowed)"),
+                     "(the citizen has as many active bookings on this topic as allowed)" + IN_PROGRESS),
     422: (api.Error, "`validation`: `fields` by path in the body, e.g. `citizen.phone`, `start`, "
-                     "`consent_personal_data`; an unknown topic is reported on `topic`"),
+                     "`consent_personal_data`; an unknown topic is reported on `topic`; or " + KEY_PROBLEM),
     429: TOO_MANY,
-}, json=api.BookingRequest, security=PARTNER_ONLY)
+}, json=api.BookingRequest, headers=IdempotencyHeader, security=PARTNER_ONLY)
+@idempotent
 def create_booking() -> ResponseReturnValue:
     """Book a consultation for a citizen (confirmed at once)
 
@@ -170,9 +175,10 @@ def get_booking(code: str) -> ResponseReturnValue:
 
 @documented({
     200: (api.Booking, "The booking, now with status `cancelled`"), 401: NO_CREDENTIALS, 404: UNKNOWN,
-    409: (api.Error, "`conflict`: already cancelled, or no longer cancellable (started, completed...)"),
-    429: TOO_MANY,
-}, security=KEY_OR_TOKEN, path_parameter_descriptions=CODE)
+    409: (api.Error, "`conflict`: already cancelled, or no longer cancellable (started, completed...)" + IN_PROGRESS),
+    422: (api.Error, KEY_PROBLEM), 429: TOO_MANY,
+}, headers=IdempotencyHeader, security=KEY_OR_TOKEN, path_parameter_descriptions=CODE)
+@idempotent
 def cancel(code: str) -> ResponseReturnValue:
     """Cancel a booking
 
@@ -189,9 +195,10 @@ def cancel(code: str) -> ResponseReturnValue:
 @documented({
     200: (api.Booking, "The booking at its new time"), 400: BAD_BODY, 401: NO_CREDENTIALS, 404: UNKNOWN,
     409: (api.Error, "`slot_taken` (with `alternatives`), or `conflict`: the booking is not confirmed or has "
-                     "already started"),
-    422: (api.Error, "`validation`: `fields.start` or `fields.expert`"), 429: TOO_MANY,
-}, json=api.RescheduleRequest, security=KEY_OR_TOKEN, path_parameter_descriptions=CODE)
+                     "already started" + IN_PROGRESS),
+    422: (api.Error, "`validation`: `fields.start` or `fields.expert`; or " + KEY_PROBLEM), 429: TOO_MANY,
+}, json=api.RescheduleRequest, headers=IdempotencyHeader, security=KEY_OR_TOKEN, path_parameter_descriptions=CODE)
+@idempotent
 def reschedule(code: str) -> ResponseReturnValue:
     """Move a confirmed booking to another free time (same code, topic and channel)
 

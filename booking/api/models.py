@@ -47,7 +47,8 @@ def without_default(**extra: Any) -> dict[str, Any]:
 
 NOT_NULL = without_default()
 ErrorCode = Literal["bad_request", "unauthorized", "forbidden", "not_found", "method_not_allowed", "slot_taken",
-                    "limit_reached", "validation", "rate_limited", "conflict"]
+                    "limit_reached", "validation", "rate_limited", "conflict", "idempotency_key_reused",
+                    "idempotency_in_progress"]
 
 
 class Department(BaseModel):

@@ -43,13 +43,18 @@ def _refused(exc: DomainError) -> ResponseReturnValue:
 
 # --- reading the request ---------------------------------------------------------------------------
 
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, or 400 for anything else (malformed, too large, not an object)."""
+def raw_body() -> bytes:
+    """The request's body as sent, or 400 when it is larger than any API request needs."""
     request.max_content_length = MAX_BODY_BYTES
     try:
-        raw = request.get_data(cache=True)
+        return request.get_data(cache=True)
     except RequestEntityTooLarge:
         raise APIError(400, "bad_request", _("The request body is too large.")) from None
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or 400 for anything else (malformed, too large, not an object)."""
+    raw = raw_body()
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from booking.api import models as api
 from booking.api.auth import Unauthorized, reject_bad_credentials
 from booking.api.errors import APIError, not_found, validation_error
+from booking.api.idempotency import IdempotencyHeader, idempotent
 from booking.api.plumbing import CODE_RE, TOKEN_MAX, json_body, json_response, parse_or_422
 from booking.codes import normalise_code
 from booking.models import Booking
@@ -92,11 +93,14 @@ TOO_MANY = (api.Error, "Too many requests (`rate_limited`, with a Retry-After he
     400: (api.Error, "`bad_request`: the body is not a JSON object (or, for staff, not application/json)"),
     401: (api.Error, "`unauthorized`: neither a partner key nor a staff sign-in, or a wrong key"),
     404: (api.Error, "No such booking for these credentials"),
-    409: (api.Error, "`conflict`: the consultation has not been held, or was recorded as resolved"),
-    422: (api.Error, "`validation`: `fields.summary` or `fields.department`"),
+    409: (api.Error, "`conflict`: the consultation has not been held, or was recorded as resolved; "
+                     "`idempotency_in_progress`: a request with this Idempotency-Key is still running"),
+    422: (api.Error, "`validation`: `fields.summary` or `fields.department`, or `fields.Idempotency-Key` (malformed "
+                     "key); `idempotency_key_reused`: the key was used with another request"),
     429: TOO_MANY,
-}, json=FollowupRequest, security=[{"partnerKey": []}, {"staffSession": []}],
+}, json=FollowupRequest, headers=IdempotencyHeader, security=[{"partnerKey": []}, {"staffSession": []}],
     path_parameter_descriptions={"code": "the booking code; case, spaces and dashes are ignored"})
+@idempotent
 def open_followup_ticket(code: str) -> ResponseReturnValue:
     """Open a follow-up ticket from a held consultation
 

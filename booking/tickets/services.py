@@ -41,6 +41,7 @@ from scheduler.mail.compose import queue_email
 DEFAULT_WORKING_DAYS = 4
 SUMMARY_MAX = 2000
 TEXT_MAX = 10_000
+EXTEND_HORIZON_DAYS = 366  # a due time is a promise to the citizen: a year ahead at most
 # A department with no business hours configured still needs a close of business for its
 # deadlines: the common Monday-Friday 9:00-18:00.
 FALLBACK_HOURS: dict[int, tuple[time, time]] = {d: (time(9), time(18)) for d in range(5)}
@@ -243,6 +244,11 @@ def extend_due_to_day(session: Session, ticket: Ticket, day: date, reason: str, 
                       now: datetime) -> None:
     """Extend the due time to the department's close of business on ``day``, a working day of it."""
     department = ticket.department
+    # The bounds come first: the working calendar cannot reason about the first or last days of the era.
+    if day > now.astimezone(department.zone).date() + timedelta(days=EXTEND_HORIZON_DAYS):
+        raise DomainError({"due_at": _l("Choose a day within a year from today.")})
+    if day < ticket.due_at.astimezone(department.zone).date():
+        raise DomainError({"due_at": _l("The new due time must be later than the current one.")})
     if not department.working_calendar.is_working_day(day):
         raise DomainError({"due_at": _l("Choose a working day of the department.")})
     new_due = datetime.combine(day, closing_time_for(department)(day), tzinfo=department.zone)

@@ -13,6 +13,7 @@ EVERY_JOB = {
     "scheduler.jobs.sweep_outbox_task",
     "scheduler.jobs.worker_heartbeat_task",
     "booking.jobs.release_expired_holds_task",
+    "booking.jobs.purge_idempotent_answers_task",
     "booking.reception.jobs.sweep_no_shows_task",
     "booking.tickets.jobs.watch_deadlines_task",
 }
@@ -24,6 +25,7 @@ def due_at(at: datetime) -> list[str]:
 
 def test_the_composition_root_registers_every_periodic_job_once(app: Flask) -> None:
     assert due_at(datetime(2026, 12, 2, 9, 0)) == sorted(EVERY_JOB)
-    assert set(due_at(datetime(2026, 12, 2, 9, 1))) == EVERY_JOB - {"booking.tickets.jobs.watch_deadlines_task"}
+    assert set(due_at(datetime(2026, 12, 2, 9, 1))) == EVERY_JOB - {"booking.tickets.jobs.watch_deadlines_task",
+                                                                 "booking.jobs.purge_idempotent_answers_task"}
     register_jobs()  # a second app in the same process (tests, the CLI) adds nothing
     assert due_at(datetime(2026, 12, 2, 9, 0)) == sorted(EVERY_JOB)

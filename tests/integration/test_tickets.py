@@ -4,7 +4,7 @@ the deadline watch, closing unconfirmed answers and the department rating."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -210,6 +210,21 @@ def test_only_the_departments_supervisor_extends_the_due_time_and_must_say_why(s
     event = ticket.events[-1]
     assert event.kind == "extended" and event.actor_id == supervisor.id
     assert event.details["due_at"] == [before.isoformat(), later.isoformat()]
+
+
+@pytest.mark.parametrize("day", [date(9999, 12, 31), date(1, 1, 1), date(2027, 4, 8)])
+def test_a_due_day_out_of_range_is_refused_on_the_field(session: Any, setup: Any, day: date) -> None:
+    """The first and last days of the era once reached the working calendar and broke it (a 500 on the form)."""
+    ticket = open_ticket(session, setup)
+    supervisor = make_user(session, role=Role.SUPERVISOR, department_id=setup.department.id)
+    before = ticket.due_at
+    with pytest.raises(DomainError) as refused:
+        services.extend_due_to_day(session, ticket, day, "Нужен выезд", supervisor, MONDAY)
+    assert set(refused.value.fields) == {"due_at"}
+    assert ticket.due_at == before
+    within_a_year = date(2027, 4, 6)  # a Tuesday, 365 days after MONDAY
+    services.extend_due_to_day(session, ticket, within_a_year, "Нужен выезд", supervisor, MONDAY)
+    assert ticket.due_at.astimezone(setup.department.zone).date() == within_a_year
 
 
 def test_internal_comments_are_recorded_and_kept_from_the_citizen(session: Any, setup: Any,
