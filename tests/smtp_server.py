@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import threading
@@ -21,14 +22,18 @@ def free_port() -> int:
 
 
 class RecordingHandler:
-    """Accepts mail, or answers a temporary failure while ``failures_left`` > 0."""
+    """Accepts mail (after ``delay`` seconds, like a real server's latency), or answers a temporary
+    failure while ``failures_left`` > 0."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.messages: list[Message] = []
         self.failures_left = 0
+        self.delay = delay
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             if self.failures_left > 0:
                 self.failures_left -= 1
@@ -42,8 +47,8 @@ class RecordingHandler:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[RecordingHandler, int]]:
-    handler = RecordingHandler()
+def smtp_server(delay: float = 0.0) -> Iterator[tuple[RecordingHandler, int]]:
+    handler = RecordingHandler(delay)
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()

@@ -1,0 +1,392 @@
+"""A rush across two nodes: two gunicorn nodes and two workers on one PostgreSQL and one Redis.
+
+    .venv/bin/python bench/multinode.py            # 160 clients, 40 slots, PostgreSQL and Redis on 127.0.0.1
+    make bench-multinode
+
+The deployment of docs/deploy/, on one machine, in production mode (``OKNO_ENV=production``):
+
+1. a fresh database (as bench/rush.py makes one); ``flask db upgrade`` runs once, as the one-shot
+   migration job does before any node starts; then bench/rush.py's seed: exactly M free slots;
+2. a real SMTP server (aiosmtpd) in this process, recording every message it accepts;
+3. two application nodes (gunicorn, each its own processes) and two workers (``flask worker``),
+   all with one ``SECRET_KEY``, ``REDIS_URL`` (rate limits and the job queue) and ``DATABASE_URL``;
+   a short ``OUTBOX_LEASE_SECONDS``, so that a dead worker's claimed mail is taken over soon;
+4. N partner clients released at once, alternating between the two nodes, race for the M slots
+   (``POST /api/v1/bookings``, trying offered alternatives after ``409 slot_taken``);
+5. once the SMTP server (which takes 0.1 s per message, as a real one takes a while) has accepted
+   a quarter of the slots' confirmations and mail is claimed, the first worker is killed (SIGKILL,
+   no chance to release its claims); the other one delivers the rest, the dead one's claims once
+   their lease has run out;
+6. waits until every confirmation is delivered, then counts: answers by status, double bookings
+   in the database, emails received per confirmation (an at-least-once repeat carries the same
+   Message-ID and is counted as a duplicate), and prints the figures.
+
+Exit status 1 when a check fails: a double booking, a 5xx or transport error, a confirmation
+missing or received under a Message-ID the outbox does not hold, or a database that disagrees
+with the 201 answers. tests/integration/test_multinode.py runs the same function and asserts the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench.rush import (  # noqa: E402  (after the path: runnable as a script)
+    Client,
+    citizen,
+    fresh_database,
+    get_json,
+    run_client,
+    seed,
+    settings_for,
+    start_gunicorn,
+    stop,
+    wait_until_serving,
+)
+from bench.rush import database_figures as double_bookings  # noqa: E402
+from bench.rush import free_port as free_tcp_port  # noqa: E402
+
+DEFAULT_DATABASE_URL = os.environ.get("OKNO_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+DEFAULT_REDIS_URL = os.environ.get("OKNO_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+NODES = 2
+WORKERS = 2
+# A Python process imports the whole app before it serves; on a busy two-core machine that has
+# taken over 20 s. A bound, not an expectation.
+STARTUP_SECONDS = 90.0
+
+
+@dataclass
+class Figures:
+    """What the rush did and what arrived; ``problems`` lists every failed check (empty: all good)."""
+
+    clients: int = 0
+    slots: int = 0
+    requests: int = 0
+    per_node: list[int] = field(default_factory=list)
+    created: int = 0
+    slot_taken: int = 0
+    limit_reached: int = 0
+    other: Counter[str] = field(default_factory=Counter)
+    double_bookings: int = 0
+    active_bookings: int = 0
+    confirmations: int = 0  # booking confirmations written to the outbox
+    emails: int = 0  # messages the SMTP server accepted
+    duplicates: int = 0  # accepted again under a Message-ID already received
+    missing: int = 0  # confirmations never received
+    strays: int = 0  # received under a Message-ID the outbox does not hold
+    killed_after_emails: int = -1  # emails received when the first worker was killed (-1: not killed)
+    leased_at_kill: int = 0  # messages claimed ("sending") by some worker at that moment
+    orphaned: int = 0  # of those, still claimed 2 s later: the killed worker's, sent by the other after the lease
+    rush_seconds: float = 0.0
+    delivery_seconds: float = 0.0  # from the kill to the last confirmation received
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def other_total(self) -> int:
+        return sum(self.other.values())
+
+    def line(self) -> str:
+        """The one-line summary the README's closing note quotes."""
+        return (f"multinode rush: {self.requests} requests ({' + '.join(map(str, self.per_node))} by node), "
+                f"201 {self.created}, 409 {self.slot_taken + self.limit_reached}, other {self.other_total}; "
+                f"double bookings {self.double_bookings}; emails {self.emails} for {self.confirmations} "
+                f"confirmations, duplicates {self.duplicates}, missing {self.missing}; a worker killed after "
+                f"{self.killed_after_emails} emails, {self.orphaned} of its claims taken over")
+
+    def report(self) -> str:
+        other = f"   {dict(self.other)}" if self.other else ""
+        return "\n".join([
+            f"requests              {self.requests:>6}   ({', '.join(map(str, self.per_node))} by node)",
+            f"  201 created         {self.created:>6}",
+            f"  409 slot_taken      {self.slot_taken:>6}",
+            f"  409 limit_reached   {self.limit_reached:>6}",
+            f"  other (5xx, errors) {self.other_total:>6}{other}",
+            f"double bookings       {self.double_bookings:>6}   (pairs of active bookings of one expert overlapping)",
+            f"active bookings in db {self.active_bookings:>6}",
+            f"confirmations queued  {self.confirmations:>6}",
+            f"emails received       {self.emails:>6}   (duplicates {self.duplicates}, missing {self.missing}, "
+            f"unknown Message-ID {self.strays})",
+            f"worker killed         after {self.killed_after_emails} emails; {self.leased_at_kill} messages "
+            f"leased then, {self.orphaned} of them the killed worker's (taken over after the lease)",
+            f"timing                rush {self.rush_seconds:.1f} s; all mail in {self.delivery_seconds:.1f} s "
+            f"after the kill",
+            self.line(),
+        ])
+
+
+def production_settings(database_url: str, redis_url: str, smtp_port: int, workdir: Path,
+                        lease_seconds: int) -> dict[str, str]:
+    """What every node and worker shares, as docs/deploy/ sets it (test values where a city has real ones)."""
+    return {
+        "OKNO_ENV": "production",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "multinode-bench-shared-secret-key-0123456789abcdef",  # one key for all nodes
+        "PUBLIC_BASE_URL": "https://okno.example.org",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "SMTP_STARTTLS": "0",
+        "MAIL_FROM": "okno <no-reply@okno.example.org>",
+        "OUTBOX_LEASE_SECONDS": str(lease_seconds),
+        "TRUSTED_PROXY_COUNT": "0",  # the clients reach the nodes directly here: no proxy to trust
+        "EMAIL_CHECK_DELIVERABILITY": "0",  # the citizens' domains are not looked up in DNS
+        "OKNO_INSTANCE_PATH": str(workdir),
+        "RATELIMIT_STORAGE_URI": "",  # the limits live in REDIS_URL, shared by both nodes
+    }
+
+
+def process_env(settings: dict[str, str]) -> dict[str, str]:
+    """The caller's environment without any okno setting of its own, plus ``settings``."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("OKNO_", "SMTP_", "OUTBOX_", "RATELIMIT_"))
+                 and k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PUBLIC_BASE_URL"}}
+    return {**inherited, **settings}
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as output:
+        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--workers", "2"],
+                                cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str,
+             alive: list[tuple[subprocess.Popen[bytes], Path]] = ()) -> None:  # type: ignore[assignment]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process, log in alive:
+            if process.poll() is not None:
+                raise RuntimeError(f"{log.stem} exited while waiting for {what}:\n"
+                                   f"{log.read_text(errors='replace')[-3000:]}")
+        if condition():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{what}: not within {timeout:.0f} s")
+
+
+def migrate(env: dict[str, str], log: Path) -> None:
+    """The one-shot migration job of the deployment: ``flask db upgrade`` before any node starts."""
+    with log.open("ab") as output:
+        result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=PROJECT_ROOT,
+                                env=env, stdout=output, stderr=subprocess.STDOUT, timeout=STARTUP_SECONDS)
+    if result.returncode != 0:
+        raise RuntimeError(f"flask db upgrade failed:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def outbox_rows(database_url: str) -> list[tuple[str, str, str, str]]:
+    """(message_id, to_address, template, status) of every outbox message."""
+    from sqlalchemy import create_engine, select
+
+    from scheduler.config import normalise_database_url
+    from scheduler.mail.models import OutboxMessage
+
+    engine = create_engine(normalise_database_url(database_url))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(select(OutboxMessage.message_id, OutboxMessage.to_address,
+                                             OutboxMessage.template, OutboxMessage.status))
+            return [(m, to, template, str(getattr(status, "value", status))) for m, to, template, status in rows]
+    finally:
+        engine.dispose()
+
+
+def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: int = 160, slots: int = 40,
+                  per_expert: int = 10, retries: int = 2, threads: int = 4, lease_seconds: int = 10,
+                  smtp_delay: float = 0.1,
+                  timeout: float = 120.0, say: Callable[[str], None] = print) -> Figures:
+    """Run the whole scenario on an empty database at ``database_url``; see the module's docstring."""
+    import logging
+
+    from tests.smtp_server import smtp_server
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
+    figures = Figures(clients=clients, slots=slots)
+    processes: list[tuple[subprocess.Popen[bytes], Path]] = []
+    # Each message takes the SMTP server a while, as a real one's does, so that a worker is mid-way
+    # through the messages it claimed, not idle, when it is killed.
+    with smtp_server(delay=smtp_delay) as (mailbox, smtp_port):
+        settings = production_settings(database_url, redis_url, smtp_port, workdir, lease_seconds)
+        env = process_env(settings)
+        try:
+            migrate(env, workdir / "migrate.log")
+            seeded = seed(settings_for(database_url, workdir, "http://127.0.0.1"), workdir, slots, per_expert)
+
+            ports = [free_tcp_port() for _ in range(NODES)]
+            for n, port in enumerate(ports):
+                log = workdir / f"node{n + 1}.log"
+                processes.append((start_gunicorn(port, env, 2, threads, log), log))
+            workers = []
+            for n in range(WORKERS):
+                log = workdir / f"worker{n + 1}.log"
+                workers.append((start_worker(env, log), log))
+            processes.extend(workers)
+            for port, (process, log) in zip(ports, processes, strict=False):
+                wait_until_serving(f"http://127.0.0.1:{port}", process, log, timeout=STARTUP_SECONDS)
+            wait_for(lambda: all("consumer started" in log.read_text(errors="replace") for _p, log in workers),
+                     STARTUP_SECONDS, "both workers consuming", processes)
+
+            day = seeded.day.isoformat()
+            offered = get_json(f"http://127.0.0.1:{ports[0]}",
+                               f"/api/v1/slots?topic={seeded.topic}&channel=video&from={day}&to={day}")["slots"]
+            if len(offered) != slots:
+                raise RuntimeError(f"the nodes offer {len(offered)} slots, {slots} were seeded")
+            say(f"okno multinode rush: {clients} clients for {slots} slots through {NODES} nodes "
+                f"(gunicorn 2 processes × {threads} threads each), {WORKERS} workers on Redis, "
+                f"lease {lease_seconds} s; the first worker is killed after {max(1, slots // 4)} emails, "
+                f"while mail is claimed")
+
+            killed = threading.Event()
+            kill_at = time.monotonic()
+
+            def kill_first_worker() -> None:
+                nonlocal kill_at
+                victim = workers[0][0]
+                while not killed.is_set() and (len(mailbox.messages) < max(1, slots // 4) or not any(
+                        status == "sending" for *_rest, status in outbox_rows(database_url))):
+                    time.sleep(0.05)
+                os.killpg(victim.pid, signal.SIGKILL)
+                victim.wait()
+                kill_at = time.monotonic()
+                figures.killed_after_emails = len(mailbox.messages)
+                leased = {m for m, *_rest, status in outbox_rows(database_url) if status == "sending"}
+                figures.leased_at_kill = len(leased)
+                killed.set()
+                time.sleep(2.0)  # the live worker finishes its own claims in milliseconds
+                figures.orphaned = sum(1 for m, *_rest, status in outbox_rows(database_url)
+                                       if m in leased and status == "sending")
+
+            barrier = threading.Barrier(clients + 1)
+            rushing = [Client(n) for n in range(clients)]
+            deadline = time.monotonic() + timeout
+            client_threads = [threading.Thread(target=run_client, daemon=True, args=(
+                c, ports[c.n % NODES], seeded, offered[c.n % slots], retries, barrier, deadline, timeout))
+                for c in rushing]
+            for thread in client_threads:
+                thread.start()
+            killer = threading.Thread(target=kill_first_worker, daemon=True)
+            killer.start()
+            barrier.wait(timeout=60)
+            released = time.monotonic()
+            for thread in client_threads:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()) + 5)
+            figures.rush_seconds = time.monotonic() - released
+            killed.set()  # too few emails before the rush ended: kill now, claims or not
+            killer.join(timeout=30)
+
+            figures.per_node = [0] * NODES
+            for c in rushing:
+                figures.per_node[c.n % NODES] += len(c.attempts)
+                for attempt in c.attempts:
+                    figures.requests += 1
+                    if attempt.status == 201:
+                        figures.created += 1
+                    elif (attempt.status, attempt.error) == (409, "slot_taken"):
+                        figures.slot_taken += 1
+                    elif (attempt.status, attempt.error) == (409, "limit_reached"):
+                        figures.limit_reached += 1
+                    else:
+                        figures.other[f"{attempt.status} {attempt.error}".strip()] += 1
+            hung = sum(t.is_alive() for t in client_threads)
+            if hung:
+                figures.problems.append(f"{hung} clients had no answer by the deadline")
+            booked = {citizen(c.n)["email"] for c in rushing if c.booked is not None}
+
+            def confirmations() -> dict[str, str]:
+                return {m: to for m, to, template, _s in outbox_rows(database_url) if template == "booking_confirmed"}
+
+            def all_delivered() -> bool:
+                received = set(mailbox.message_ids())
+                rows = outbox_rows(database_url)
+                return (all(status == "sent" for *_rest, status in rows)
+                        and set(confirmations()) <= received)
+
+            try:
+                wait_for(all_delivered, lease_seconds + 90.0, "every confirmation delivered", processes[:NODES]
+                         + workers[1:])
+            except RuntimeError as error:
+                figures.problems.append(str(error))
+            figures.delivery_seconds = time.monotonic() - kill_at
+            time.sleep(1.0)  # room for a late repeat to arrive and be counted
+
+            queued = confirmations()
+            received = Counter(mailbox.message_ids())
+            figures.confirmations = len(queued)
+            figures.emails = sum(received.values())
+            figures.duplicates = sum(n - 1 for n in received.values())
+            figures.missing = sum(1 for m in queued if m not in received)
+            all_ids = {m for m, *_rest in outbox_rows(database_url)}
+            figures.strays = sum(1 for m in received if m not in all_ids)
+            figures.double_bookings, figures.active_bookings = double_bookings(database_url)
+        finally:
+            for process, _log in processes:
+                stop(process)
+
+    if figures.other_total:
+        tails = "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-1500:]}" for _p, log in processes)
+        figures.problems.append(f"answers other than 201/409: {dict(figures.other)}\n{tails}")
+    if figures.double_bookings:
+        figures.problems.append(f"{figures.double_bookings} double bookings")
+    if figures.active_bookings != figures.created:
+        figures.problems.append(f"{figures.active_bookings} active bookings in the database, {figures.created} × 201")
+    if figures.confirmations != figures.created or len(set(queued.values())) != figures.created:
+        figures.problems.append(f"{figures.confirmations} confirmations queued for {figures.created} bookings")
+    if set(queued.values()) != booked:
+        figures.problems.append("the confirmations' recipients are not the citizens who got a 201")
+    if figures.missing or figures.strays:
+        figures.problems.append(f"{figures.missing} confirmations never received, {figures.strays} unknown Message-IDs")
+    if figures.killed_after_emails < 0:
+        figures.problems.append("the first worker was not killed")
+    if figures.created < min(slots, clients):
+        figures.problems.append(f"only {figures.created} of {min(slots, clients)} slots were booked")
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="A booking rush across two okno nodes and two workers.")
+    parser.add_argument("--clients", type=int, default=160, help="concurrent clients (default 160)")
+    parser.add_argument("--slots", type=int, default=40, help="free slots released (default 40)")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL,
+                        help="PostgreSQL server to create the throwaway database on (default %(default)s)")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL,
+                        help="Redis database for rate limits and the job queue (default %(default)s)")
+    parser.add_argument("--lease", type=int, default=10, help="OUTBOX_LEASE_SECONDS (default 10)")
+    parser.add_argument("--keep", action="store_true", help="keep the database and the logs for inspection")
+    args = parser.parse_args(argv)
+    if not 1 <= args.slots <= 180 or not 1 <= args.clients <= 2000:
+        parser.error("--slots must be 1..180 and --clients 1..2000")
+
+    workdir = Path(tempfile.mkdtemp(prefix="okno-multinode-"))
+    database = fresh_database(args.database_url, workdir, prefix="okno_multinode")
+    if not database.url.startswith("postgresql"):
+        database.drop()
+        parser.error("several nodes share one PostgreSQL database: give a postgresql:// URL")
+    try:
+        figures = run_multinode(database.url, args.redis_url, workdir, clients=args.clients, slots=args.slots,
+                                lease_seconds=args.lease)
+        print(figures.report())
+        for problem in figures.problems:
+            print(f"FAILED: {problem}")
+        return 1 if figures.problems else 0
+    finally:
+        if args.keep:
+            print(f"kept: {database.url} and {workdir}")
+        else:
+            database.drop()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
