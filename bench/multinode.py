@@ -32,14 +32,18 @@ import argparse
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +79,7 @@ class Figures:
 
     clients: int = 0
     slots: int = 0
+    front: str = "clients straight to the nodes"
     requests: int = 0
     per_node: list[int] = field(default_factory=list)
     created: int = 0
@@ -90,7 +95,7 @@ class Figures:
     strays: int = 0  # received under a Message-ID the outbox does not hold
     killed_after_emails: int = -1  # emails received when the first worker was killed (-1: not killed)
     leased_at_kill: int = 0  # messages claimed ("sending") by some worker at that moment
-    orphaned: int = 0  # of those, still claimed 2 s later: the killed worker's, sent by the other after the lease
+    orphaned: int = 0  # of those, sent only after their lease ran out: the killed worker's, taken over
     rush_seconds: float = 0.0
     delivery_seconds: float = 0.0  # from the kill to the last confirmation received
     problems: list[str] = field(default_factory=list)
@@ -101,7 +106,8 @@ class Figures:
 
     def line(self) -> str:
         """The one-line summary the README's closing note quotes."""
-        return (f"multinode rush: {self.requests} requests ({' + '.join(map(str, self.per_node))} by node), "
+        return (f"multinode rush ({self.front}): {self.requests} requests "
+                f"({' + '.join(map(str, self.per_node))} by node), "
                 f"201 {self.created}, 409 {self.slot_taken + self.limit_reached}, other {self.other_total}; "
                 f"double bookings {self.double_bookings}; emails {self.emails} for {self.confirmations} "
                 f"confirmations, duplicates {self.duplicates}, missing {self.missing}; a worker killed after "
@@ -129,7 +135,7 @@ class Figures:
 
 
 def production_settings(database_url: str, redis_url: str, smtp_port: int, workdir: Path,
-                        lease_seconds: int) -> dict[str, str]:
+                        lease_seconds: int, proxies: int) -> dict[str, str]:
     """What every node and worker shares, as docs/deploy/ sets it (test values where a city has real ones)."""
     return {
         "OKNO_ENV": "production",
@@ -142,7 +148,7 @@ def production_settings(database_url: str, redis_url: str, smtp_port: int, workd
         "SMTP_STARTTLS": "0",
         "MAIL_FROM": "okno <no-reply@okno.example.org>",
         "OUTBOX_LEASE_SECONDS": str(lease_seconds),
-        "TRUSTED_PROXY_COUNT": "0",  # the clients reach the nodes directly here: no proxy to trust
+        "TRUSTED_PROXY_COUNT": str(proxies),  # nginx in front, or clients straight to the nodes
         "EMAIL_CHECK_DELIVERABILITY": "0",  # the citizens' domains are not looked up in DNS
         "OKNO_INSTANCE_PATH": str(workdir),
         "RATELIMIT_STORAGE_URI": "",  # the limits live in REDIS_URL, shared by both nodes
@@ -186,6 +192,145 @@ def migrate(env: dict[str, str], log: Path) -> None:
         raise RuntimeError(f"flask db upgrade failed:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+# --- the TLS proxy: docs/deploy/nginx's files, with this machine's ports and paths --------------
+
+DEPLOY = PROJECT_ROOT / "docs" / "deploy" / "nginx"
+PROXY_HOST = "okno.example.org"
+
+
+def self_signed_certificate(directory: Path) -> ssl.SSLContext:
+    """A certificate for PROXY_HOST and 127.0.0.1 in nginx's files; returns a client context trusting it."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, PROXY_HOST)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(PROXY_HOST),
+                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "fullchain.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (directory / "privkey.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return ssl.create_default_context(cafile=str(directory / "fullchain.pem"))
+
+
+def replaced(text: str, old: str, new: str, source: str) -> str:
+    """``text`` with ``old`` replaced; fails when the deployment file no longer holds ``old``."""
+    if old not in text:
+        raise RuntimeError(f"{source} no longer contains {old!r}: update bench/multinode.py with it")
+    return text.replace(old, new)
+
+
+def nginx_config(workdir: Path, node_ports: list[int], http_port: int, https_port: int) -> Path:
+    """The deployment's nginx files, pointed at these nodes, ports and paths; returns the main file."""
+    root = workdir / "nginx"
+    (root / "temp").mkdir(parents=True, exist_ok=True)
+    headers = root / "okno-proxy-headers.conf"
+    shutil.copy(DEPLOY / "proxy-headers.conf", headers)
+    site = (DEPLOY / "okno.conf").read_text()
+    for old, new in [("listen 80;", f"listen 127.0.0.1:{http_port};"), ("listen [::]:80;", ""),
+                     ("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
+                     ("listen [::]:443 ssl http2;", ""),
+                     ("/etc/ssl/okno/", f"{root}/"), ("/etc/nginx/snippets/okno-proxy-headers.conf", str(headers)),
+                     ("/var/log/nginx/", f"{root}/")]:
+        site = replaced(site, old, new, "docs/deploy/nginx/okno.conf")
+    upstream = (DEPLOY / "upstream.conf").read_text()
+    for n, port in enumerate(node_ports):
+        upstream = replaced(upstream, f"server 127.0.0.1:{8001 + n} ", f"server 127.0.0.1:{port} ",
+                            "docs/deploy/nginx/upstream.conf")
+    (root / "okno.conf").write_text(site)
+    (root / "upstream.conf").write_text(upstream)
+    temp = root / "temp"
+    main = root / "nginx.conf"
+    main.write_text("\n".join([
+        "daemon off;", "worker_processes 2;", f"pid {root}/nginx.pid;", f"error_log {root}/error.log warn;",
+        *(["user root;"] if os.geteuid() == 0 else []),  # workers may then read this private folder
+        "events { worker_connections 1024; }",
+        "http {",
+        f"  client_body_temp_path {temp}/body; proxy_temp_path {temp}/proxy; fastcgi_temp_path {temp}/fastcgi;",
+        f"  uwsgi_temp_path {temp}/uwsgi; scgi_temp_path {temp}/scgi;",
+        f"  include {root}/upstream.conf;", f"  include {root}/okno.conf;", "}", ""]))
+    return main
+
+
+def start_nginx(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as output:
+        return subprocess.Popen(["nginx", "-c", str(config), "-p", str(config.parent)], stdout=output,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def requests_by_node(access_log: Path, node_ports: list[int]) -> list[int]:
+    """Booking requests nginx passed to each node, from the access log's upstream address."""
+    counts = Counter()
+    for line in access_log.read_text(errors="replace").splitlines():
+        if '"POST /api/v1/bookings"' in line:
+            counts[line.split()[-2]] += 1
+    return [counts[f"127.0.0.1:{port}"] for port in node_ports]
+
+
+def https_ok(port: int, tls: ssl.SSLContext) -> bool:
+    try:
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", timeout=2, context=tls) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def http_redirect(port: int) -> str | None:
+    """Where plain HTTP sends a visitor (the Location of its redirect), as the proxy's Host saw it."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"Host": PROXY_HOST})
+    try:
+        opener.open(request, timeout=5)
+    except urllib.error.HTTPError as error:
+        return error.headers.get("Location") if error.code == 301 else f"status {error.code}"
+    return None
+
+
+def leases(database_url: str) -> dict[str, datetime]:
+    """Message-ID → lease end of every message a worker has claimed and not yet finished."""
+    return {m: until for m, until in _outbox_columns(database_url, "lease_until", status="sending")}
+
+
+def sent_at(database_url: str) -> dict[str, datetime]:
+    """Message-ID → when the delivery run that sent it began."""
+    return {m: at for m, at in _outbox_columns(database_url, "sent_at", status="sent")}
+
+
+def _outbox_columns(database_url: str, column: str, status: str) -> list[tuple[str, datetime]]:
+    from sqlalchemy import create_engine, select
+
+    from scheduler.config import normalise_database_url
+    from scheduler.mail.models import OutboxMessage, OutboxStatus
+
+    engine = create_engine(normalise_database_url(database_url))
+    try:
+        with engine.connect() as connection:
+            return [(m, at) for m, at in connection.execute(
+                select(OutboxMessage.message_id, getattr(OutboxMessage, column))
+                .where(OutboxMessage.status == OutboxStatus(status)))]
+    finally:
+        engine.dispose()
+
+
 def outbox_rows(database_url: str) -> list[tuple[str, str, str, str]]:
     """(message_id, to_address, template, status) of every outbox message."""
     from sqlalchemy import create_engine, select
@@ -205,9 +350,13 @@ def outbox_rows(database_url: str) -> list[tuple[str, str, str, str]]:
 
 def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: int = 160, slots: int = 40,
                   per_expert: int = 10, retries: int = 2, threads: int = 4, lease_seconds: int = 10,
-                  smtp_delay: float = 0.1,
+                  smtp_delay: float = 0.1, proxy: bool = False,
                   timeout: float = 120.0, say: Callable[[str], None] = print) -> Figures:
-    """Run the whole scenario on an empty database at ``database_url``; see the module's docstring."""
+    """Run the whole scenario on an empty database at ``database_url``; see the module's docstring.
+
+    With ``proxy``, the clients go through nginx (docs/deploy/nginx's configuration, TLS with a
+    self-signed certificate), which balances over the two nodes; the nodes trust one proxy hop.
+    """
     import logging
 
     from tests.smtp_server import smtp_server
@@ -218,7 +367,7 @@ def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: 
     # Each message takes the SMTP server a while, as a real one's does, so that a worker is mid-way
     # through the messages it claimed, not idle, when it is killed.
     with smtp_server(delay=smtp_delay) as (mailbox, smtp_port):
-        settings = production_settings(database_url, redis_url, smtp_port, workdir, lease_seconds)
+        settings = production_settings(database_url, redis_url, smtp_port, workdir, lease_seconds, int(proxy))
         env = process_env(settings)
         try:
             migrate(env, workdir / "migrate.log")
@@ -237,6 +386,20 @@ def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: 
                 wait_until_serving(f"http://127.0.0.1:{port}", process, log, timeout=STARTUP_SECONDS)
             wait_for(lambda: all("consumer started" in log.read_text(errors="replace") for _p, log in workers),
                      STARTUP_SECONDS, "both workers consuming", processes)
+            tls: ssl.SSLContext | None = None
+            targets = ports
+            if proxy:
+                tls = self_signed_certificate(workdir / "nginx")
+                http_port, https_port = free_tcp_port(), free_tcp_port()
+                nginx_log = workdir / "nginx.log"
+                processes.append((start_nginx(nginx_config(workdir, ports, http_port, https_port), nginx_log),
+                                  nginx_log))
+                wait_for(lambda: https_ok(https_port, tls), 30, "nginx answering over TLS", processes)
+                figures.front = "nginx with TLS in front"
+                redirect = http_redirect(http_port)
+                if redirect != f"https://{PROXY_HOST}/healthz":
+                    figures.problems.append(f"plain HTTP was not redirected to HTTPS (Location {redirect!r})")
+                targets = [https_port] * NODES
 
             day = seeded.day.isoformat()
             offered = get_json(f"http://127.0.0.1:{ports[0]}",
@@ -249,6 +412,7 @@ def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: 
                 f"while mail is claimed")
 
             killed = threading.Event()
+            leased: dict[str, datetime] = {}  # claimed at the kill: Message-ID → end of the lease
             kill_at = time.monotonic()
 
             def kill_first_worker() -> None:
@@ -261,18 +425,15 @@ def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: 
                 victim.wait()
                 kill_at = time.monotonic()
                 figures.killed_after_emails = len(mailbox.messages)
-                leased = {m for m, *_rest, status in outbox_rows(database_url) if status == "sending"}
+                leased.update(leases(database_url))
                 figures.leased_at_kill = len(leased)
                 killed.set()
-                time.sleep(2.0)  # the live worker finishes its own claims in milliseconds
-                figures.orphaned = sum(1 for m, *_rest, status in outbox_rows(database_url)
-                                       if m in leased and status == "sending")
 
             barrier = threading.Barrier(clients + 1)
             rushing = [Client(n) for n in range(clients)]
             deadline = time.monotonic() + timeout
             client_threads = [threading.Thread(target=run_client, daemon=True, args=(
-                c, ports[c.n % NODES], seeded, offered[c.n % slots], retries, barrier, deadline, timeout))
+                c, targets[c.n % NODES], seeded, offered[c.n % slots], retries, barrier, deadline, timeout, tls))
                 for c in rushing]
             for thread in client_threads:
                 thread.start()
@@ -289,6 +450,9 @@ def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: 
             figures.per_node = [0] * NODES
             for c in rushing:
                 figures.per_node[c.n % NODES] += len(c.attempts)
+            if proxy:  # nginx chose the node: its access log says which
+                figures.per_node = requests_by_node(workdir / "nginx" / "okno.access.log", ports)
+            for c in rushing:
                 for attempt in c.attempts:
                     figures.requests += 1
                     if attempt.status == 201:
@@ -330,6 +494,9 @@ def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: 
             all_ids = {m for m, *_rest in outbox_rows(database_url)}
             figures.strays = sum(1 for m in received if m not in all_ids)
             figures.double_bookings, figures.active_bookings = double_bookings(database_url)
+            # A claim the survivor held is sent within its lease; the dead worker's only after it ran out.
+            sent = sent_at(database_url)
+            figures.orphaned = sum(1 for m, until in leased.items() if m in sent and sent[m] >= until)
         finally:
             for process, _log in processes:
                 stop(process)
@@ -363,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL,
                         help="Redis database for rate limits and the job queue (default %(default)s)")
     parser.add_argument("--lease", type=int, default=10, help="OUTBOX_LEASE_SECONDS (default 10)")
+    parser.add_argument("--proxy", action=argparse.BooleanOptionalAction, default=shutil.which("nginx") is not None,
+                        help="send the rush through nginx with TLS, as deployed (default: when nginx is installed)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs for inspection")
     args = parser.parse_args(argv)
     if not 1 <= args.slots <= 180 or not 1 <= args.clients <= 2000:
@@ -375,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("several nodes share one PostgreSQL database: give a postgresql:// URL")
     try:
         figures = run_multinode(database.url, args.redis_url, workdir, clients=args.clients, slots=args.slots,
-                                lease_seconds=args.lease)
+                                lease_seconds=args.lease, proxy=args.proxy)
         print(figures.report())
         for problem in figures.problems:
             print(f"FAILED: {problem}")
