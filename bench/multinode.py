@@ -11,13 +11,16 @@ The deployment of docs/deploy/, on one machine, in production mode (``OKNO_ENV=p
 3. two application nodes (gunicorn, each its own processes) and two workers (``flask worker``),
    all with one ``SECRET_KEY``, ``REDIS_URL`` (rate limits and the job queue) and ``DATABASE_URL``;
    a short ``OUTBOX_LEASE_SECONDS``, so that a dead worker's claimed mail is taken over soon;
-4. N partner clients released at once, alternating between the two nodes, race for the M slots
-   (``POST /api/v1/bookings``, trying offered alternatives after ``409 slot_taken``);
-5. once the SMTP server (which takes 0.1 s per message, as a real one takes a while) has accepted
+4. with nginx installed (``--proxy``, the default then), nginx in front, configured by
+   docs/deploy/nginx's own files (pointed at these ports and a self-signed certificate),
+   terminating TLS and balancing over the nodes, which trust one proxy hop;
+5. N partner clients released at once (through nginx, or alternating between the two nodes) race
+   for the M slots (``POST /api/v1/bookings``, trying offered alternatives after ``409 slot_taken``);
+6. once the SMTP server (which takes 0.1 s per message, as a real one takes a while) has accepted
    a quarter of the slots' confirmations and mail is claimed, the first worker is killed (SIGKILL,
    no chance to release its claims); the other one delivers the rest, the dead one's claims once
    their lease has run out;
-6. waits until every confirmation is delivered, then counts: answers by status, double bookings
+7. waits until every confirmation is delivered, then counts: answers by status, double bookings
    in the database, emails received per confirmation (an at-least-once repeat carries the same
    Message-ID and is counted as a duplicate), and prints the figures.
 
@@ -305,47 +308,44 @@ def http_redirect(port: int) -> str | None:
     return None
 
 
-def leases(database_url: str) -> dict[str, datetime]:
-    """Message-ID → lease end of every message a worker has claimed and not yet finished."""
-    return {m: until for m, until in _outbox_columns(database_url, "lease_until", status="sending")}
+class Outbox:
+    """Reads of the outbox table, on one engine for the whole run."""
 
+    def __init__(self, database_url: str) -> None:
+        from sqlalchemy import create_engine
 
-def sent_at(database_url: str) -> dict[str, datetime]:
-    """Message-ID → when the delivery run that sent it began."""
-    return {m: at for m, at in _outbox_columns(database_url, "sent_at", status="sent")}
+        from scheduler.config import normalise_database_url
 
+        self.engine = create_engine(normalise_database_url(database_url), pool_size=2)
 
-def _outbox_columns(database_url: str, column: str, status: str) -> list[tuple[str, datetime]]:
-    from sqlalchemy import create_engine, select
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(message_id, to_address, template, status) of every message."""
+        from sqlalchemy import select
 
-    from scheduler.config import normalise_database_url
-    from scheduler.mail.models import OutboxMessage, OutboxStatus
+        from scheduler.mail.models import OutboxMessage
 
-    engine = create_engine(normalise_database_url(database_url))
-    try:
-        with engine.connect() as connection:
-            return [(m, at) for m, at in connection.execute(
-                select(OutboxMessage.message_id, getattr(OutboxMessage, column))
-                .where(OutboxMessage.status == OutboxStatus(status)))]
-    finally:
-        engine.dispose()
-
-
-def outbox_rows(database_url: str) -> list[tuple[str, str, str, str]]:
-    """(message_id, to_address, template, status) of every outbox message."""
-    from sqlalchemy import create_engine, select
-
-    from scheduler.config import normalise_database_url
-    from scheduler.mail.models import OutboxMessage
-
-    engine = create_engine(normalise_database_url(database_url))
-    try:
-        with engine.connect() as connection:
+        with self.engine.connect() as connection:
             rows = connection.execute(select(OutboxMessage.message_id, OutboxMessage.to_address,
                                              OutboxMessage.template, OutboxMessage.status))
             return [(m, to, template, str(getattr(status, "value", status))) for m, to, template, status in rows]
-    finally:
-        engine.dispose()
+
+    def leases(self) -> dict[str, datetime]:
+        """Message-ID → lease end of every message a worker has claimed and not yet finished."""
+        return self._column("lease_until", "sending")
+
+    def sent_at(self) -> dict[str, datetime]:
+        """Message-ID → when the delivery run that sent it began."""
+        return self._column("sent_at", "sent")
+
+    def _column(self, column: str, status: str) -> dict[str, datetime]:
+        from sqlalchemy import select
+
+        from scheduler.mail.models import OutboxMessage, OutboxStatus
+
+        with self.engine.connect() as connection:
+            return {m: at for m, at in connection.execute(
+                select(OutboxMessage.message_id, getattr(OutboxMessage, column))
+                .where(OutboxMessage.status == OutboxStatus(status)))}
 
 
 def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: int = 160, slots: int = 40,
@@ -364,6 +364,7 @@ def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: 
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
     figures = Figures(clients=clients, slots=slots)
     processes: list[tuple[subprocess.Popen[bytes], Path]] = []
+    outbox = Outbox(database_url)
     # Each message takes the SMTP server a while, as a real one's does, so that a worker is mid-way
     # through the messages it claimed, not idle, when it is killed.
     with smtp_server(delay=smtp_delay) as (mailbox, smtp_port):
@@ -419,13 +420,13 @@ def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: 
                 nonlocal kill_at
                 victim = workers[0][0]
                 while not killed.is_set() and (len(mailbox.messages) < max(1, slots // 4) or not any(
-                        status == "sending" for *_rest, status in outbox_rows(database_url))):
+                        status == "sending" for *_rest, status in outbox.rows())):
                     time.sleep(0.05)
                 os.killpg(victim.pid, signal.SIGKILL)
                 victim.wait()
                 kill_at = time.monotonic()
                 figures.killed_after_emails = len(mailbox.messages)
-                leased.update(leases(database_url))
+                leased.update(outbox.leases())
                 figures.leased_at_kill = len(leased)
                 killed.set()
 
@@ -469,11 +470,11 @@ def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: 
             booked = {citizen(c.n)["email"] for c in rushing if c.booked is not None}
 
             def confirmations() -> dict[str, str]:
-                return {m: to for m, to, template, _s in outbox_rows(database_url) if template == "booking_confirmed"}
+                return {m: to for m, to, template, _s in outbox.rows() if template == "booking_confirmed"}
 
             def all_delivered() -> bool:
                 received = set(mailbox.message_ids())
-                rows = outbox_rows(database_url)
+                rows = outbox.rows()
                 return (all(status == "sent" for *_rest, status in rows)
                         and set(confirmations()) <= received)
 
@@ -491,15 +492,16 @@ def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: 
             figures.emails = sum(received.values())
             figures.duplicates = sum(n - 1 for n in received.values())
             figures.missing = sum(1 for m in queued if m not in received)
-            all_ids = {m for m, *_rest in outbox_rows(database_url)}
+            all_ids = {m for m, *_rest in outbox.rows()}
             figures.strays = sum(1 for m in received if m not in all_ids)
             figures.double_bookings, figures.active_bookings = double_bookings(database_url)
             # A claim the survivor held is sent within its lease; the dead worker's only after it ran out.
-            sent = sent_at(database_url)
+            sent = outbox.sent_at()
             figures.orphaned = sum(1 for m, until in leased.items() if m in sent and sent[m] >= until)
         finally:
             for process, _log in processes:
                 stop(process)
+            outbox.engine.dispose()
 
     if figures.other_total:
         tails = "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-1500:]}" for _p, log in processes)
