@@ -74,6 +74,10 @@ WORKERS = 2
 # A Python process imports the whole app before it serves; on a busy two-core machine that has
 # taken over 20 s. A bound, not an expectation.
 STARTUP_SECONDS = 90.0
+# As docs/deploy runs gunicorn behind nginx: idle keep-alive connections outlive nginx's (60 s), so
+# nginx never sends a request on a connection gunicorn is closing; a POST that met one would get a
+# 502, since nginx does not replay it on another node.
+NODE_OPTIONS = ("--keep-alive", "75")
 
 
 @dataclass
@@ -377,7 +381,7 @@ def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: 
             ports = [free_tcp_port() for _ in range(NODES)]
             for n, port in enumerate(ports):
                 log = workdir / f"node{n + 1}.log"
-                processes.append((start_gunicorn(port, env, 2, threads, log), log))
+                processes.append((start_gunicorn(port, env, 2, threads, log, NODE_OPTIONS), log))
             workers = []
             for n in range(WORKERS):
                 log = workdir / f"worker{n + 1}.log"
