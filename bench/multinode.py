@@ -281,11 +281,14 @@ def start_nginx(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 def requests_by_node(access_log: Path, node_ports: list[int]) -> list[int]:
     """Booking requests nginx passed to each node, from the access log's upstream address."""
-    counts = Counter()
+    nodes = {f"127.0.0.1:{port}": n for n, port in enumerate(node_ports)}
+    counts = [0] * len(node_ports)
     for line in access_log.read_text(errors="replace").splitlines():
         if '"POST /api/v1/bookings"' in line:
-            counts[line.split()[-2]] += 1
-    return [counts[f"127.0.0.1:{port}"] for port in node_ports]
+            for token in line.split():
+                if token in nodes:
+                    counts[nodes[token]] += 1
+    return counts
 
 
 def https_ok(port: int, tls: ssl.SSLContext) -> bool:
