@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test translations translations-update vendor lint bench-slots bench-rush bench-dashboard clean
+.PHONY: run test install install-test translations translations-update vendor lint bench-slots bench-rush bench-multinode bench-dashboard clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ bench-dashboard: install
 
 bench-rush: install
 	$(BIN)/python bench/rush.py --database-url $${OKNO_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
+
+## The same rush through two nodes and two workers on one PostgreSQL and one Redis, one worker killed.
+bench-multinode: install-test
+	$(BIN)/python bench/multinode.py --database-url $${OKNO_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+		--redis-url $${OKNO_BENCH_REDIS_URL:-redis://127.0.0.1:6379/14}
 
 ## Refresh the vendored front-end assets from the npm registry (pinned in package.json).
 vendor:

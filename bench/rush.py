@@ -34,6 +34,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -193,12 +194,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_gunicorn(port: int, env: dict[str, str], workers: int, threads: int, log: Path) -> subprocess.Popen[bytes]:
+def start_gunicorn(port: int, env: dict[str, str], workers: int, threads: int, log: Path,
+                   options: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     with log.open("ab") as output:
         return subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
              "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
-             "--graceful-timeout", "5", "--timeout", "120", "wsgi:app"],
+             "--graceful-timeout", "5", "--timeout", "120", *options, "wsgi:app"],
             cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
@@ -257,8 +259,11 @@ def citizen(n: int) -> dict[str, str]:
             "applicant_type": "individual"}
 
 
-def post_booking(port: int, key: str, body: dict[str, Any], timeout: float) -> tuple[int, dict[str, Any]]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def post_booking(port: int, key: str, body: dict[str, Any], timeout: float,
+                 tls: ssl.SSLContext | None = None) -> tuple[int, dict[str, Any]]:
+    """One partner booking request; over HTTPS (a TLS proxy in front) when ``tls`` is given."""
+    connection = (http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls) if tls
+                  else http.client.HTTPConnection("127.0.0.1", port, timeout=timeout))
     try:
         connection.request("POST", "/api/v1/bookings", body=json.dumps(body).encode(),
                            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
@@ -274,7 +279,7 @@ def post_booking(port: int, key: str, body: dict[str, Any], timeout: float) -> t
 
 
 def run_client(client: Client, port: int, seeded: Seeded, target: dict[str, Any], retries: int,
-               barrier: threading.Barrier, deadline: float, timeout: float) -> None:
+               barrier: threading.Barrier, deadline: float, timeout: float, tls: ssl.SSLContext | None = None) -> None:
     rng = random.Random(client.n)
     person = citizen(client.n)
     try:
@@ -289,7 +294,7 @@ def run_client(client: Client, port: int, seeded: Seeded, target: dict[str, Any]
                 "citizen": person, "question": QUESTION, "consent_personal_data": True}
         began = time.perf_counter()
         try:
-            status, payload = post_booking(port, seeded.key, body, timeout)
+            status, payload = post_booking(port, seeded.key, body, timeout, tls)
         except (OSError, http.client.HTTPException) as exc:
             client.attempts.append(Attempt(0, type(exc).__name__, time.perf_counter() - began))
             return

@@ -29,10 +29,10 @@ class RecordingHandler:
     never recorded).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.messages: list[Message] = []
         self.failures_left = 0
-        self.delay = 0.0
+        self.delay = delay
         self.receiving = 0
         self.lock = threading.Lock()
 
@@ -57,8 +57,8 @@ class RecordingHandler:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[RecordingHandler, int]]:
-    handler = RecordingHandler()
+def smtp_server(delay: float = 0.0) -> Iterator[tuple[RecordingHandler, int]]:
+    handler = RecordingHandler(delay)
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
