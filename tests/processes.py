@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -65,3 +66,28 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], logs: list[Pa
             return False
 
     wait_for(answers, timeout, f"{url}/healthz answering")
+
+
+def race(clients: int, request: Callable[[int], Any], timeout: float = 120.0) -> list[Any]:
+    """Run ``request(n)`` for n in 0..clients-1 on as many threads, released together by a barrier.
+
+    Returns each client's answer or the exception it raised, in client order; fails the test if a
+    client hangs.
+    """
+    barrier = threading.Barrier(clients)
+    results: list[Any] = [RuntimeError("not run")] * clients
+
+    def client(n: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[n] = request(n)
+        except BaseException as exc:  # the caller sees it among the answers
+            results[n] = exc
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), "a client hung"
+    return results

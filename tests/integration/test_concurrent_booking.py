@@ -13,7 +13,6 @@ import http.client
 import json
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +30,7 @@ from scheduler.config import normalise_database_url
 from scheduler.extensions import db
 from tests.booking_fixtures import bookable_setup
 from tests.conftest import app_config
-from tests.processes import start_process, stop_process, wait_until_serving
+from tests.processes import race, start_process, stop_process, wait_until_serving
 from tests.smtp_server import free_port
 
 pytestmark = pytest.mark.slow
@@ -102,24 +101,13 @@ def post_booking(port: int, key: str, body: dict[str, Any]) -> tuple[int, dict[s
 
 def test_thirty_clients_racing_for_one_slot_get_one_booking(server: dict[str, Any], fresh_database_url: str) -> None:
     start: datetime = server["start"]
-    barrier = threading.Barrier(CLIENTS)
-    results: list[tuple[int, dict[str, Any]] | BaseException] = [RuntimeError("not run")] * CLIENTS
 
-    def client(n: int) -> None:
+    def client(n: int) -> tuple[int, dict[str, Any]]:
         body = {"topic": server["topic"], "channel": "video", "start": start.isoformat(), "expert": server["expert"],
                 "citizen": citizen(n), "question": QUESTION, "consent_personal_data": True}
-        try:
-            barrier.wait(timeout=30)
-            results[n] = post_booking(server["port"], server["key"], body)
-        except BaseException as exc:  # reported below with the others
-            results[n] = exc
+        return post_booking(server["port"], server["key"], body)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a client hung"
+    results = race(CLIENTS, client)
 
     failures = [r for r in results if isinstance(r, BaseException)]
     assert not failures, failures

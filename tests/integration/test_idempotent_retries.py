@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 import time
 from typing import Any
 
@@ -24,6 +23,7 @@ from scheduler.config import normalise_database_url
 from scheduler.mail.models import OutboxMessage
 from tests.integration import test_concurrent_booking as rush
 from tests.integration.test_concurrent_booking import QUESTION, citizen
+from tests.processes import race
 
 pytestmark = pytest.mark.slow
 
@@ -70,22 +70,7 @@ def counts(database_url: str) -> tuple[int, int, int]:
 def test_parallel_copies_of_one_request_book_once(server: dict[str, Any], fresh_database_url: str) -> None:
     body = booking_request(server)
     headers = request_headers(server, body)
-    barrier = threading.Barrier(CLIENTS)
-    results: list[Any] = [RuntimeError("not run")] * CLIENTS
-
-    def client(n: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[n] = post(server["port"], headers, body)
-        except BaseException as exc:  # reported below with the others
-            results[n] = exc
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a client hung"
+    results = race(CLIENTS, lambda _n: post(server["port"], headers, body))
     failures = [r for r in results if isinstance(r, BaseException)]
     assert not failures, failures
 

@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import app_config
 from tests.integration.test_concurrent_booking import QUESTION, citizen, seeded  # noqa: F401 (a fixture)
-from tests.processes import start_process, stop_process, wait_for, wait_until_serving
+from tests.processes import race, start_process, stop_process, wait_for, wait_until_serving
 from tests.smtp_server import free_port
 
 pytestmark = pytest.mark.slow
@@ -93,23 +92,13 @@ def pids_with_files(directory: Path, kind: str) -> set[int]:
 def test_two_workers_report_one_sum_and_log_json_with_request_ids(server: dict[str, Any]) -> None:
     port, start = server["port"], server["start"]
     assert not server["stale"].exists(), "on_starting must empty the metrics directory"
-    barrier = threading.Barrier(CLIENTS)
-    results: list[tuple[int, str] | BaseException] = [RuntimeError("not run")] * CLIENTS
 
-    def client(n: int) -> None:
+    def client(n: int) -> tuple[int, str]:
         body = {"topic": server["topic"], "channel": "video", "start": start.isoformat(), "expert": server["expert"],
                 "citizen": citizen(n), "question": QUESTION, "consent_personal_data": True}
-        try:
-            barrier.wait(timeout=30)
-            results[n] = post_booking(port, server["key"], body)
-        except BaseException as exc:  # reported below
-            results[n] = exc
+        return post_booking(port, server["key"], body)
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results = race(CLIENTS, client)
     answers = [r for r in results if not isinstance(r, BaseException)]
     assert len(answers) == CLIENTS, results
     statuses = sorted(status for status, _id in answers)
