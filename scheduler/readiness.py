@@ -109,8 +109,8 @@ def redis_url_of(config: Mapping[str, Any]) -> str:
 def check_redis(config: Mapping[str, Any]) -> RedisCheck:
     limits: Literal["shared", "per_process"] = "per_process" if rate_limits_degraded() else "shared"
     url = redis_url_of(config)
-    if not url:
-        return RedisCheck(status="not_configured", rate_limits=limits,
+    if not url:  # one process's memory holds the limits: nothing is shared
+        return RedisCheck(status="not_configured", rate_limits="per_process",
                           detail="embedded mode: jobs on SQLite, rate limits in this process's memory")
     client = redis.Redis.from_url(url, **redis_client_options(config))
     started = time.perf_counter()

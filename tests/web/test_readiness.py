@@ -53,7 +53,7 @@ def test_everything_up_is_ok(client: Any, session: Any, clock: Any) -> None:
     assert checks["database"]["status"] == "ok" and checks["database"]["latency_ms"] >= 0
     # The tests' app runs embedded: no Redis, which is no fault.
     assert checks["redis"] == {"status": "not_configured", "age_seconds": None, "latency_ms": None,
-                               "rate_limits": "shared",
+                               "rate_limits": "per_process",
                                "detail": "embedded mode: jobs on SQLite, rate limits in this process's memory"}
     assert checks["worker"] == {"status": "ok", "age_seconds": 42.0, "detail": None}
     assert checks["outbox"] == {"status": "ok", "age_seconds": 12.0, "pending": 1, "abandoned": 0, "detail": None}
