@@ -239,10 +239,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(feed_bp)  # /calendar/<token>.ics: polled by calendar programs, no sign-in
     app.register_blueprint(tickets_bp)
     from booking.analytics.views import bp as analytics_bp
+    from booking.privacy.views import bp as privacy_bp
     from booking.reception.views import bp as reception_bp
 
     app.register_blueprint(reception_bp)
     app.register_blueprint(analytics_bp)
+    app.register_blueprint(privacy_bp)
     app.register_blueprint(video_bp)
     api_bp = create_api_blueprint()  # one /api/v1 for every feature's routes, one rate limit and error shape
     for feature in (catalogue_api, bookings_api, tickets_api, stats_api):
