@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, TelField
+from wtforms import EmailField, StringField, TelField
 from wtforms.validators import Length
 
 from booking.citizens import normalise_email_address, normalise_phone
+from booking.privacy.records import Correction
 from scheduler.errors import DomainError
+
+
+def _normalised(raw_email: str, raw_phone: str) -> tuple[str, str]:
+    """Each given detail normalised; DomainError naming every field that is wrong."""
+    problems: dict[str, object] = {}
+    email = phone = ""
+    try:
+        email = normalise_email_address(raw_email) if raw_email else ""
+    except DomainError as exc:
+        problems.update(exc.fields)
+    try:
+        phone = normalise_phone(raw_phone) if raw_phone else ""
+    except DomainError as exc:
+        problems.update(exc.fields)
+    if problems:
+        raise DomainError(problems)
+    return email, phone
 
 
 class CitizenLookupForm(FlaskForm):
@@ -20,16 +38,23 @@ class CitizenLookupForm(FlaskForm):
         raw_email, raw_phone = (self.email.data or "").strip(), (self.phone.data or "").strip()
         if not raw_email and not raw_phone:
             raise DomainError({"email": _l("Enter the citizen's email, phone, or both.")})
-        problems: dict[str, object] = {}
-        email = phone = ""
+        return _normalised(raw_email, raw_phone)
+
+
+class CorrectionForm(CitizenLookupForm):
+    """The citizen named as in the lookup (hidden fields), and the corrected details."""
+
+    new_name = StringField(_l("Corrected full name"), validators=[Length(max=200)])
+    new_email = EmailField(_l("Corrected email"), validators=[Length(max=254)])
+    new_phone = TelField(_l("Corrected phone"), validators=[Length(max=40)])
+
+    def correction(self) -> Correction:
+        name = " ".join((self.new_name.data or "").split())
+        raw_email, raw_phone = (self.new_email.data or "").strip(), (self.new_phone.data or "").strip()
+        if not (name or raw_email or raw_phone):
+            raise DomainError({"new_name": _l("Enter at least one corrected detail.")})
         try:
-            email = normalise_email_address(raw_email) if raw_email else ""
+            email, phone = _normalised(raw_email, raw_phone)
         except DomainError as exc:
-            problems.update(exc.fields)
-        try:
-            phone = normalise_phone(raw_phone) if raw_phone else ""
-        except DomainError as exc:
-            problems.update(exc.fields)
-        if problems:
-            raise DomainError(problems)
-        return email, phone
+            raise DomainError({f"new_{key}": message for key, message in exc.fields.items()}) from exc
+        return Correction(name=name, email=email, phone=phone)

@@ -149,3 +149,37 @@ def _ticket(ticket: Ticket) -> dict[str, Any]:
         "history": [{"at": _instant(event.at), "event": event.kind, "text": event.text or None,
                      "internal": event.is_internal} for event in ticket.events],
     }
+
+
+@dataclass(frozen=True)
+class Correction:
+    """New values for a citizen's details; an empty one leaves that detail as it is (all normalised)."""
+
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+
+    @property
+    def fields(self) -> list[str]:
+        return [name for name in ("name", "email", "phone") if getattr(self, name)]
+
+
+def correct_citizen(session: Session, records: CitizenRecords, correction: Correction, *, by: Actor,
+                    secret_key: str) -> int:
+    """Put the corrected details on every record held about the citizen (152-FZ art. 21: inaccurate data is
+    corrected on request); returns how many records changed. The audit entry names the fields, not the values."""
+    changed = 0
+    for booking in records.bookings:
+        before = (booking.citizen_name, booking.citizen_email, booking.citizen_phone)
+        booking.citizen_name = correction.name or booking.citizen_name
+        booking.citizen_email = correction.email or booking.citizen_email
+        booking.citizen_phone = correction.phone or booking.citizen_phone
+        changed += before != (booking.citizen_name, booking.citizen_email, booking.citizen_phone)
+    for entry in records.walk_ins:
+        before_walk_in = (entry.visitor_name, entry.visitor_phone)
+        entry.visitor_name = correction.name or entry.visitor_name
+        entry.visitor_phone = correction.phone or entry.visitor_phone
+        changed += before_walk_in != (entry.visitor_name, entry.visitor_phone)
+    record(session, by, "privacy.correct", "citizen", subject_reference(secret_key, records.email, records.phone),
+           {"fields": correction.fields, "records": changed})
+    return changed

@@ -1,4 +1,4 @@
-"""Staff pages for a citizen's request about their personal data: find what is held, export it.
+"""Staff pages for a citizen's request about their personal data: find what is held, export it, correct it.
 
 The citizen's email and phone travel only in POST bodies, never in an address; every lookup and
 export is audited (see ``booking.privacy.records``).
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, flash, render_template
 from flask.typing import ResponseReturnValue
 from flask.wrappers import Response
+from flask_babel import ngettext
 from flask_login import current_user
 
-from booking.privacy.forms import CitizenLookupForm
-from booking.privacy.records import export_document, find_citizen_records, record_request
+from booking.privacy.forms import CitizenLookupForm, CorrectionForm
+from booking.privacy.records import correct_citizen, export_document, find_citizen_records, record_request
 from scheduler.audit import Actor
 from scheduler.auth.models import Role
 from scheduler.auth.roles import role_required
@@ -36,7 +37,7 @@ def lookup() -> ResponseReturnValue:
     records = find_citizen_records(db.session, email=subject[0], phone=subject[1])
     record_request(db.session, records, action="lookup", by=Actor.staff(current_user),
                    secret_key=current_app.config["SECRET_KEY"])
-    return render_template("privacy/lookup.html", form=form, records=records)
+    return render_template("privacy/lookup.html", form=form, records=records, correction=CorrectionForm(formdata=None))
 
 
 @bp.route("/export", methods=["POST"])
@@ -53,6 +54,32 @@ def export() -> ResponseReturnValue:
     body = json.dumps(export_document(records, now), ensure_ascii=False, indent=2)
     return Response(body, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="okno-personal-data-{now:%Y-%m-%d}.json"'})
+
+
+@bp.route("/correct", methods=["POST"])
+@role_required(Role.ADMIN)
+def correct() -> ResponseReturnValue:
+    """Correct the citizen's name, email or phone on every record held; then show them as now held."""
+    form = CorrectionForm()
+    subject = _submitted_subject(form)
+    correction = None
+    if subject is not None:
+        try:
+            correction = form.correction()
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+    if subject is None or correction is None:
+        records = find_citizen_records(db.session, email=subject[0], phone=subject[1]) if subject else None
+        return render_template("privacy/lookup.html", form=form, records=records, correction=form), 422
+    records = find_citizen_records(db.session, email=subject[0], phone=subject[1])
+    changed = correct_citizen(db.session, records, correction, by=Actor.staff(current_user),
+                              secret_key=current_app.config["SECRET_KEY"])
+    flash(ngettext("%(num)d record corrected.", "%(num)d records corrected.", changed), "success")
+    found = CitizenLookupForm(formdata=None, email=correction.email or subject[0],
+                              phone=correction.phone or subject[1])
+    now_held = find_citizen_records(db.session, email=found.email.data, phone=found.phone.data)
+    return render_template("privacy/lookup.html", form=found, records=now_held,
+                           correction=CorrectionForm(formdata=None))
 
 
 def _submitted_subject(form: CitizenLookupForm) -> tuple[str, str] | None:

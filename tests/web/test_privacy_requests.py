@@ -140,3 +140,39 @@ def test_only_admins_handle_personal_data_requests(client: FlaskClient, session:
 def test_the_admins_home_links_to_the_requests_page(client: FlaskClient, session: Any) -> None:
     as_admin(client, session)
     assert 'href="/staff/privacy/"' in client.get("/staff/").get_data(as_text=True)
+
+
+def test_a_correction_reaches_every_record_and_is_audited_without_values(client: FlaskClient, session: Any) -> None:
+    held = citizen_with_everything(session)
+    token = as_admin(client, session)
+    response = client.post("/staff/privacy/correct", data={
+        "email": EMAIL, "phone": PHONE, "new_name": "  Анна   Сергеевна Петрова ", "new_phone": "+7 912 555-44-33",
+        "new_email": "", "csrf_token": token})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Исправлены 3 записи." in page
+    for booking in held["bookings"]:
+        session.refresh(booking)
+        assert (booking.citizen_name, booking.citizen_phone, booking.citizen_email) == (
+            "Анна Сергеевна Петрова", "+79125554433", EMAIL)
+    session.refresh(held["other"])
+    assert held["other"].citizen_phone != "+79125554433"  # another citizen's records stay as they were
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.correct")).one()
+    assert entry.changes == {"fields": ["name", "phone"], "records": 3}
+    assert "555" not in json.dumps(entry.changes) and "Петрова" not in entry.entity_id
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({}, "Укажите хотя бы одно исправленное значение."),
+    ({"new_email": "anna@"}, "Проверьте адрес электронной почты"),
+    ({"new_phone": "звоните"}, "Укажите номер телефона"),
+])
+def test_a_bad_correction_is_refused_beside_its_field_and_changes_nothing(client: FlaskClient, session: Any,
+                                                                         data: dict[str, str], message: str) -> None:
+    held = citizen_with_everything(session)
+    token = as_admin(client, session)
+    response = client.post("/staff/privacy/correct", data={"email": EMAIL, "csrf_token": token, **data})
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    session.refresh(held["bookings"][0])
+    assert held["bookings"][0].citizen_email == EMAIL
+    assert not session.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.correct")).all()
