@@ -161,7 +161,8 @@ def transition(session: Session, booking: Booking, to: BookingStatus, kind: str,
     )
     record(session, actor, f"booking.{kind}", "booking", booking.code,
            {"status": [before.value if before else None, to.value], **{k: list(v) if isinstance(v, tuple) else v
-                                                                       for k, v in details.items()}})
+                                                                       for k, v in details.items()}},
+           department_id=booking.topic.department_id)
 
 
 def _day_range(start: datetime, topic: Topic) -> tuple[Any, Any]:
@@ -348,7 +349,8 @@ def hold_slot(
                                            actor_type=actor.kind, actor_label=actor.label,
                                            details={"start": found.start.isoformat()}))
         record(session, actor, "booking.held", "booking", booking.code,
-               {"status": [None, "pending"], "start": [None, found.start.isoformat()], "expert": [None, candidate]})
+               {"status": [None, "pending"], "start": [None, found.start.isoformat()], "expert": [None, candidate]},
+               department_id=topic.department_id)
         return HoldResult(booking, token, code)
     raise SlotTaken(topic, channel, start, now, expert_id, location_id)
 
@@ -475,6 +477,7 @@ def reschedule_booking(session: Session, booking: Booking, new_start: datetime, 
             details={"from": old[0].isoformat(), "to": found.start.isoformat(), "expert": [old[2], candidate]},
         ))
         record(session, actor, "booking.rescheduled", "booking", booking.code,
-               {"start": [old[0].isoformat(), found.start.isoformat()], "expert": [old[2], candidate]})
+               {"start": [old[0].isoformat(), found.start.isoformat()], "expert": [old[2], candidate]},
+               department_id=booking.topic.department_id)
         return
     raise SlotTaken(topic, booking.channel.value, new_start, now, expert_id, location_id)

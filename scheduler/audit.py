@@ -5,17 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from scheduler.db import Base, UTCDateTime, utcnow
 
 
 class AuditEntry(Base):
-    """One recorded change. ``changes`` holds field → [old, new]; never secrets."""
+    """One recorded change. ``changes`` holds field → [old, new]; never secrets.
+
+    ``department_id`` is the department the changed record belonged to when the change was made, written
+    with the entry (not looked up later: the record may since have moved, been anonymised or deleted, and
+    the log's listing stays one indexed filter). None for what belongs to no department (accounts of no
+    department, API keys, the outbox, set-up imports): those entries are for admins only.
+    """
 
     __tablename__ = "audit_entries"
-    __table_args__ = (Index("ix_audit_entries_entity", "entity_type", "entity_id"),)
+    __table_args__ = (Index("ix_audit_entries_entity", "entity_type", "entity_id"),
+                      Index("ix_audit_entries_department_at", "department_id", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -26,6 +33,7 @@ class AuditEntry(Base):
     entity_type: Mapped[str] = mapped_column(String(80))
     entity_id: Mapped[str] = mapped_column(String(80))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
 
 
 class Actor:
@@ -57,8 +65,12 @@ def record(
     entity_type: str,
     entity_id: object,
     changes: dict[str, Any] | None = None,
+    *,
+    department_id: int | None = None,
 ) -> AuditEntry:
-    """Add an audit entry to the caller's transaction (committed, or not, with the change)."""
+    """Add an audit entry to the caller's transaction (committed, or not, with the change).
+
+    ``department_id``: the department the record belongs to, whose supervisors may read the entry."""
     entry = AuditEntry(
         actor_type=actor.kind,
         actor_id=actor.id,
@@ -67,6 +79,7 @@ def record(
         entity_type=entity_type,
         entity_id=str(entity_id),
         changes=changes or {},
+        department_id=department_id,
     )
     session.add(entry)
     return entry

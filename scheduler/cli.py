@@ -50,7 +50,8 @@ def set_password_command(email: str, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
     user.set_password(password)
-    record(db.session, Actor.system("cli"), "user.password_set", "user", user.id)
+    record(db.session, Actor.system("cli"), "user.password_set", "user", user.id,
+           department_id=user.department_id)
     db.session.commit()
     click.echo(f"password set for {user.email}")
 

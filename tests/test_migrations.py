@@ -63,3 +63,36 @@ def test_upgrade_keeps_existing_rows(fresh_database_url: str, tmp_path: Path, re
             detail = connection.execute(text("SELECT feed_detail FROM experts WHERE id = 1")).scalar_one()
         assert detail == "minimal"
         db.engine.dispose()
+
+
+def test_audit_entries_get_the_department_of_the_record_they_name(
+        fresh_database_url: str, tmp_path: Path, restore_jobs: None) -> None:
+    """Entries written before audit entries knew their department get it where the record still says."""
+    from sqlalchemy import text
+
+    migrated = create_app(app_config(fresh_database_url, tmp_path), instance_path=str(tmp_path))
+    with migrated.app_context():
+        upgrade(revision="9947a7e394f5")
+        with db.engine.begin() as connection:
+            for department in (1, 2):
+                connection.execute(text(
+                    "INSERT INTO departments (id, slug, title, timezone, holiday_calendar, email, is_active) "
+                    f"VALUES ({department}, 'd{department}', 'D', 'Europe/Moscow', 'RU', '', true)"))
+            connection.execute(text(
+                "INSERT INTO users (id, email, full_name, role, password_hash, is_active_account, created_at, "
+                "department_id) VALUES (5, 'e@example.org', 'E', 'expert', 'x', true, CURRENT_TIMESTAMP, 2)"))
+            connection.execute(text(
+                "INSERT INTO experts (id, user_id, department_id, position, is_active) VALUES (7, 5, 2, '', true)"))
+            for n, (entity_type, entity_id) in enumerate(
+                    [("expert", "7"), ("user", "5"), ("department", "1"), ("api_key", "k1"), ("expert", "99")]):
+                connection.execute(text(
+                    "INSERT INTO audit_entries (id, at, actor_type, actor_label, action, entity_type, entity_id, "
+                    "changes) VALUES (:id, CURRENT_TIMESTAMP, 'system', '', 'x', :type, :entity, '{}')"),
+                    {"id": n + 1, "type": entity_type, "entity": entity_id})
+        upgrade()
+        with db.engine.connect() as connection:
+            found = dict(connection.execute(text("SELECT id, department_id FROM audit_entries")).all())
+        # an expert's and a user's entry: their department; a department's: itself; an API key's and a
+        # vanished record's: none (admins only)
+        assert found == {1: 2, 2: 2, 3: 1, 4: None, 5: None}
+        db.engine.dispose()

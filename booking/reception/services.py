@@ -244,7 +244,7 @@ def register_walk_in(session: Session, *, location: Location, topic: Topic, name
     session.add(entry)
     session.flush()
     record(session, actor, "reception.waiting_added", "waiting", str(entry.id),
-           {"queue_number": [None, number], "topic": [None, topic.id]})
+           {"queue_number": [None, number], "topic": [None, topic.id]}, department_id=location.department_id)
     return WalkIn(number, entry=entry)
 
 
@@ -292,7 +292,8 @@ def call_next(session: Session, location: Location, now: datetime, window: str, 
         entry.called_at = now
         entry.call_window = window
         entry.expert_id = expert.id if expert is not None else None
-        record(session, actor, "reception.waiting_called", "waiting", str(entry.id), {"window": [None, window]})
+        record(session, actor, "reception.waiting_called", "waiting", str(entry.id), {"window": [None, window]},
+               department_id=entry.location.department_id)
         return entry
     return None
 
@@ -310,7 +311,8 @@ def _event(session: Session, booking: Booking, kind: str, actor: Actor, now: dat
     booking.events.append(BookingEvent(at=now, kind=kind, from_status=booking.status.value,
                                        to_status=booking.status.value, actor_type=actor.kind,
                                        actor_label=actor.label, details=details))
-    record(session, actor, f"booking.{kind}", "booking", booking.code, details)
+    record(session, actor, f"booking.{kind}", "booking", booking.code, details,
+           department_id=booking.topic.department_id)
 
 
 def start_consultation(session: Session, booking: Booking, now: datetime, actor: Actor) -> None:
@@ -337,7 +339,7 @@ def move_waiting(session: Session, entry: WaitingEntry, to: WaitingStatus, now: 
     elif to == WaitingStatus.LEFT:
         entry.left_at = now
     record(session, actor, f"reception.waiting_{to.value}", "waiting", str(entry.id),
-           {"status": [before.value, to.value]})
+           {"status": [before.value, to.value]}, department_id=entry.location.department_id)
 
 
 def called_now(bookings: list[Booking], waiting: list[WaitingEntry]) -> list[dict[str, Any]]:

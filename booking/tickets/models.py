@@ -6,14 +6,15 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, String, Text, and_, exists, or_, select
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from booking.models import Booking
 from scheduler.auth.access import Scope
 from scheduler.auth.models import User
 from scheduler.db import Base, UTCDateTime, str_enum, utcnow
-from scheduler.departments.models import Department
+from scheduler.departments.models import Department, Topic
+from scheduler.experts.models import Expert, expert_topics
 
 
 class TicketStatus(enum.StrEnum):
@@ -102,8 +103,25 @@ class Ticket(Base):
 
     @property
     def scope(self) -> Scope:
-        """For permissions: the competent department, the assignee and whoever opened it."""
-        return Scope.of(self.department_id, None, (self.assignee_id, self.opened_by_id))
+        """For permissions: the competent department, the assignee and whoever opened it, and the experts in
+        whose queue it waits (``in_queue_of``)."""
+        return Scope.of(self.department_id, None, (self.assignee_id, self.opened_by_id), self.queue_user_ids())
+
+    @property
+    def contact_scope(self) -> Scope:
+        """For the citizen's email and phone: only the person who must act on it is named (the assignee)."""
+        return Scope.of(self.department_id, None, (self.assignee_id,))
+
+    def queue_user_ids(self) -> list[int]:
+        """The staff users in whose queue this ticket waits: the same rule as ``in_queue_of``, asked of the
+        database so that a page and a listing cannot disagree."""
+        session = object_session(self)
+        if self.assignee_id is not None or session is None or self.id is None:
+            return []
+        colleagues = session.scalars(select(Expert.user_id).where(Expert.department_id == self.department_id,
+                                                                  Expert.is_active.is_(True)))
+        return [user_id for user_id in colleagues.all()
+                if session.scalar(select(exists().where(Ticket.id == self.id, in_queue_of(user_id))))]
 
     def __repr__(self) -> str:
         return f"<Ticket {self.number} {self.status}>"
@@ -140,3 +158,19 @@ class TicketCounter(Base):
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_number: Mapped[int] = mapped_column(default=0)
+
+
+def in_queue_of(user_id: Any) -> ColumnElement[bool]:
+    """SQL: the ticket waits in that user's queue. Nobody has taken it, it is owed by a department the
+    user is an active expert of, and the user consults on the consultation's topic; a ticket sent over
+    from another department (its topic is not this department's) waits for every expert here."""
+    served = select(expert_topics.c.topic_id).join(Expert, Expert.id == expert_topics.c.expert_id) \
+        .where(Expert.user_id == user_id)
+    return and_(
+        Ticket.assignee_id.is_(None),
+        exists(select(Expert.id).where(Expert.user_id == user_id, Expert.department_id == Ticket.department_id,
+                                       Expert.is_active.is_(True))),
+        exists(select(Booking.id).join(Topic, Topic.id == Booking.topic_id).where(
+            Booking.id == Ticket.booking_id,
+            or_(Booking.topic_id.in_(served), Topic.department_id != Ticket.department_id))),
+    )

@@ -108,7 +108,7 @@ def _event(session: Session, ticket: Ticket, kind: str, actor: Actor, now: datet
     changes: dict[str, Any] = dict(details)
     if to is not None:
         changes["status"] = [before.value if before else None, to.value]
-    record(session, actor, f"ticket.{kind}", "ticket", ticket.number, changes)
+    record(session, actor, f"ticket.{kind}", "ticket", ticket.number, changes, department_id=ticket.department.id)
     return event
 
 

@@ -19,7 +19,7 @@ from wtforms.validators import InputRequired, Length
 from booking.codes import display_code, normalise_code
 from booking.models import Booking
 from booking.tickets import services
-from booking.tickets.models import AWAITING_ANSWER, Ticket, TicketStatus
+from booking.tickets.models import AWAITING_ANSWER, Ticket, TicketStatus, in_queue_of
 from booking.tickets.rating import department_rating, period_rating
 from scheduler.audit import Actor
 from scheduler.auth.access import Action, condition, may
@@ -161,7 +161,7 @@ def _staff_ticket(number: str) -> Ticket:
 
 def _visible_tickets_query() -> Any:
     return select(Ticket).where(condition(current_user, Action.HANDLE_TICKET, department=Ticket.department_id,
-                                          people=[Ticket.assignee_id, Ticket.opened_by_id]))
+                                          people=[Ticket.assignee_id, Ticket.opened_by_id], queue=in_queue_of))
 
 
 @bp.route("/staff/tickets/new/<code>", methods=["GET", "POST"])
@@ -223,9 +223,12 @@ def _render_staff_ticket(ticket: Ticket, status: int = 200, **forms: Any) -> Res
     if not forms.get("reassign_form"):
         reassign_form.department.data = ticket.department.slug
     can_extend = ticket.status in AWAITING_ANSWER and may(current_user, Action.EXTEND_DEADLINE, ticket.scope)
+    # the citizen's email and phone only for whoever must act on the ticket (and the department's supervisors)
+    show_contacts = may(current_user, Action.VIEW_TICKET_CONTACTS, ticket.contact_scope)
     return render_template(
         "tickets/ticket.html", ticket=ticket, booking=ticket.booking, zone=ticket.department.zone, now=utcnow(),
         code=display_code(ticket.booking.code), awaiting=AWAITING_ANSWER, can_extend=can_extend,
+        show_contacts=show_contacts,
         start_form=EmptyForm(), answer_form=forms.get("answer_form") or AnswerForm(),
         comment_form=forms.get("comment_form") or CommentForm(), reassign_form=reassign_form,
         extend_form=forms.get("extend_form") or ExtendForm(),

@@ -99,7 +99,8 @@ def issue_feed_token(session: Session, expert: Expert, config: Mapping[str, Any]
     expert.feed_token_salt = new_salt()
     token = feed_token(str(config["SECRET_KEY"]), expert.id, expert.feed_token_salt)
     expert.feed_token_hash = token_hash(token)
-    record(session, actor, "expert.feed_regenerated" if had_feed else "expert.feed_enabled", "expert", expert.id)
+    record(session, actor, "expert.feed_regenerated" if had_feed else "expert.feed_enabled", "expert", expert.id,
+           department_id=expert.department_id)
     return token
 
 
@@ -108,14 +109,16 @@ def revoke_feed(session: Session, expert: Expert, actor: Actor) -> None:
         return
     expert.feed_token_salt = None
     expert.feed_token_hash = None
-    record(session, actor, "expert.feed_revoked", "expert", expert.id)
+    record(session, actor, "expert.feed_revoked", "expert", expert.id,
+           department_id=expert.department_id)
 
 
 def set_feed_detail(session: Session, expert: Expert, detail: str, actor: Actor) -> None:
     if detail not in FEED_DETAILS:
         raise DomainError({"detail": _l("Choose what the feed shows.")})
     if detail != expert.feed_detail:
-        record(session, actor, "expert.feed_detail", "expert", expert.id, {"feed_detail": [expert.feed_detail, detail]})
+        record(session, actor, "expert.feed_detail", "expert", expert.id, {"feed_detail": [expert.feed_detail, detail]},
+               department_id=expert.department_id)
         expert.feed_detail = detail
 
 

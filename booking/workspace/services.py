@@ -79,7 +79,8 @@ def add_note(session: Session, booking: Booking, author: User, text: str, now: d
     note = BookingNote(booking_id=booking.id, author_id=author.id, at=now, text=text)
     session.add(note)
     session.flush()
-    record(session, Actor.staff(author), "booking.note_added", "booking", booking.code, {"note": [None, note.id]})
+    record(session, Actor.staff(author), "booking.note_added", "booking", booking.code, {"note": [None, note.id]},
+           department_id=booking.topic.department_id)
     return note
 
 

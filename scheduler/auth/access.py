@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,8 @@ class Action(enum.StrEnum):
     HANDLE_TICKET = "handle_ticket"  # see, start, answer, comment on, reassign a ticket
     EXTEND_DEADLINE = "extend_deadline"  # move a ticket's due time later
     VIEW_ANALYTICS = "view_analytics"  # a department's dashboard and exports
+    VIEW_TICKET_CONTACTS = "view_ticket_contacts"  # the citizen's email and phone on a ticket
+    VIEW_AUDIT = "view_audit"  # the audit log's entries (an entry of no department: admins only)
 
 
 class Reach(enum.Enum):
@@ -37,15 +39,20 @@ class Reach(enum.Enum):
     DEPARTMENT = "department"  # records of the user's own department (none without one)
     OFFICE = "office"  # the office the user is tied to (reception staff)
     PERSONAL = "personal"  # records the user is personally named on (assigned expert, assignee, opener)
-    DEPARTMENT_OR_PERSONAL = "department_or_personal"
+    # records the user is named on, or that wait in their queue (the record's scope names whose:
+    # for a ticket, the experts of its department who consult on its topic while nobody has it)
+    PERSONAL_OR_QUEUE = "personal_or_queue"
 
 
-ALL, DEPT, OFFICE, OWN, DEPT_OR_OWN = (Reach.EVERYTHING, Reach.DEPARTMENT, Reach.OFFICE, Reach.PERSONAL,
-                                      Reach.DEPARTMENT_OR_PERSONAL)
+ALL, DEPT, OFFICE, OWN, OWN_OR_QUEUE = (Reach.EVERYTHING, Reach.DEPARTMENT, Reach.OFFICE, Reach.PERSONAL,
+                                       Reach.PERSONAL_OR_QUEUE)
 
 # The whole policy. A role missing from a row reaches nothing. Admins reach everything except what
 # only the assigned expert may do (a moderator token, the visit at the desk): nobody acts as another
-# expert, an admin who is the assigned expert included as that expert.
+# expert, an admin who is the assigned expert included as that expert. Least privilege for personal
+# data: an expert handles the tickets they are named on or that wait in their queue, and sees the
+# citizen's contact details only on a ticket assigned to them (``Ticket.contact_scope``); a supervisor
+# reads the audit entries of their own department, an admin every entry.
 RULES: dict[Action, dict[Role, Reach]] = {
     Action.WORK_DESK: {Role.ADMIN: ALL, Role.SUPERVISOR: DEPT, Role.RECEPTION: OFFICE},
     Action.CONDUCT_AT_DESK: {Role.ADMIN: OWN, Role.EXPERT: OWN},
@@ -56,24 +63,29 @@ RULES: dict[Action, dict[Role, Reach]] = {
     Action.VIEW_CALENDAR: {Role.ADMIN: ALL, Role.SUPERVISOR: DEPT, Role.EXPERT: OWN},
     Action.MANAGE_SCHEDULE: {Role.ADMIN: ALL, Role.SUPERVISOR: DEPT, Role.EXPERT: OWN},
     Action.MANAGE_RECEPTION_DAYS: {Role.ADMIN: ALL, Role.SUPERVISOR: DEPT},
-    Action.HANDLE_TICKET: {Role.ADMIN: ALL, Role.SUPERVISOR: DEPT, Role.EXPERT: DEPT_OR_OWN},
+    Action.HANDLE_TICKET: {Role.ADMIN: ALL, Role.SUPERVISOR: DEPT, Role.EXPERT: OWN_OR_QUEUE},
     Action.EXTEND_DEADLINE: {Role.ADMIN: ALL, Role.SUPERVISOR: DEPT},
     Action.VIEW_ANALYTICS: {Role.ADMIN: ALL, Role.SUPERVISOR: DEPT},
+    Action.VIEW_TICKET_CONTACTS: {Role.ADMIN: ALL, Role.SUPERVISOR: DEPT, Role.EXPERT: OWN},
+    Action.VIEW_AUDIT: {Role.ADMIN: ALL, Role.SUPERVISOR: DEPT},
 }
 
 
 @dataclass(frozen=True)
 class Scope:
-    """A record reduced to what permissions depend on: its department, its office, the people named on it."""
+    """A record reduced to what permissions depend on: its department, its office, the people named on it
+    and the people in whose queue it waits."""
 
     department_id: int | None = None
     location_id: int | None = None
     people: frozenset[int] = field(default_factory=frozenset)  # staff user ids
+    queue: frozenset[int] = field(default_factory=frozenset)  # staff user ids
 
     @classmethod
     def of(cls, department_id: int | None = None, location_id: int | None = None,
-           people: Iterable[int | None] = ()) -> Scope:
-        return cls(department_id, location_id, frozenset(p for p in people if p is not None))
+           people: Iterable[int | None] = (), queue: Iterable[int | None] = ()) -> Scope:
+        return cls(department_id, location_id, frozenset(p for p in people if p is not None),
+                   frozenset(q for q in queue if q is not None))
 
     @classmethod
     def of_department(cls, department_id: int | None) -> Scope:
@@ -107,33 +119,37 @@ def may(user: User, action: Action, scope: Scope) -> bool:
         Reach.DEPARTMENT: in_department,
         Reach.OFFICE: user.location_id is not None and scope.location_id == user.location_id,
         Reach.PERSONAL: personal,
-        Reach.DEPARTMENT_OR_PERSONAL: in_department or personal,
+        Reach.PERSONAL_OR_QUEUE: personal or (user.id is not None and user.id in scope.queue),
     }[granted]
 
 
 def may_anywhere(user: User, action: Action) -> bool:
     """Could ``user`` do ``action`` to anything at all (whether to offer the page's links)?"""
     granted = reach(user, action)
-    if granted in (Reach.DEPARTMENT, Reach.DEPARTMENT_OR_PERSONAL) and user.department_id is None:
-        return granted is Reach.DEPARTMENT_OR_PERSONAL
+    if granted is Reach.DEPARTMENT and user.department_id is None:
+        return False
     if granted is Reach.OFFICE:
         return user.location_id is not None
     return granted is not Reach.NOTHING
 
 
 def condition(user: User, action: Action, *, department: Any = None, location: Any = None,
-              people: Sequence[Any] = ()) -> ColumnElement[bool]:
+              people: Sequence[Any] = (), queue: Callable[[int], ColumnElement[bool]] | None = None,
+              ) -> ColumnElement[bool]:
     """The same rule as ``may`` as an SQL condition over a listing's columns, so a list shows exactly what
-    each of its rows would allow (columns not given count as "not this user's")."""
+    each of its rows would allow (columns not given count as "not this user's"). ``queue(user_id)`` is
+    the listing's SQL form of "waits in this user's queue", agreeing with its records' ``Scope.queue``."""
     granted = reach(user, action)
     if granted is Reach.EVERYTHING:
         return true()
     parts: list[ColumnElement[bool]] = []
-    if granted in (Reach.DEPARTMENT, Reach.DEPARTMENT_OR_PERSONAL) and department is not None \
+    if granted is Reach.DEPARTMENT and department is not None \
             and user.department_id is not None:
         parts.append(department == user.department_id)
-    if granted in (Reach.PERSONAL, Reach.DEPARTMENT_OR_PERSONAL) and user.id is not None:
+    if granted in (Reach.PERSONAL, Reach.PERSONAL_OR_QUEUE) and user.id is not None:
         parts += [column == user.id for column in people]
+    if granted is Reach.PERSONAL_OR_QUEUE and queue is not None and user.id is not None:
+        parts.append(queue(user.id))
     if granted is Reach.OFFICE and location is not None and user.location_id is not None:
         parts.append(location == user.location_id)
     return or_(*parts) if parts else false()
@@ -144,7 +160,7 @@ def department_ids(user: User, action: Action) -> tuple[int, ...] | None:
     granted = reach(user, action)
     if granted is Reach.EVERYTHING:
         return None
-    if granted in (Reach.DEPARTMENT, Reach.DEPARTMENT_OR_PERSONAL) and user.department_id is not None:
+    if granted is Reach.DEPARTMENT and user.department_id is not None:
         return (user.department_id,)
     return ()
 

@@ -31,7 +31,8 @@ def create_user(session: Session, actor: Actor, *, email: str, full_name: str, r
     user.set_password(password)
     session.add(user)
     session.flush()
-    record(session, actor, "user.created", "user", user.id, {"email": [None, email], "role": [None, user.role.value]})
+    record(session, actor, "user.created", "user", user.id, {"email": [None, email], "role": [None, user.role.value]},
+           department_id=user.department_id)
     return user
 
 

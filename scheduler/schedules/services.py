@@ -245,7 +245,8 @@ def set_weekly_availability(session: Session, actor: Actor, expert: Expert, chan
     ]
     session.add_all(created)
     session.flush()
-    record(session, actor, "schedule.weekly_set", "expert", expert.id, {f"weekly_{channel.value}": [before, after]})
+    record(session, actor, "schedule.weekly_set", "expert", expert.id, {f"weekly_{channel.value}": [before, after]},
+           department_id=expert.department_id)
     return created
 
 
@@ -316,13 +317,15 @@ def add_override(session: Session, actor: Actor, expert: Expert, *, kind: Overri
     session.add(row)
     session.flush()
     record(session, actor, "schedule.override_added", "date_override", row.id,
-           {name: [None, value] for name, value in _override_snapshot(row).items()})
+           {name: [None, value] for name, value in _override_snapshot(row).items()},
+           department_id=expert.department_id)
     return row
 
 
 def delete_override(session: Session, actor: Actor, override: DateOverride) -> None:
     record(session, actor, "schedule.override_deleted", "date_override", override.id,
-           {name: [value, None] for name, value in _override_snapshot(override).items()})
+           {name: [value, None] for name, value in _override_snapshot(override).items()},
+           department_id=override.expert.department_id)
     session.delete(override)
     session.flush()
 
@@ -420,17 +423,19 @@ def save_reception_day(session: Session, actor: Actor, day: ReceptionDay | None,
     after = _reception_snapshot(day)
     if before is None:
         record(session, actor, "schedule.reception_day_created", "reception_day", day.id,
-               {name: [None, value] for name, value in after.items()})
+               {name: [None, value] for name, value in after.items()}, department_id=day.location.department_id)
     else:
         changes = {name: [before[name], value] for name, value in after.items() if before[name] != value}
         if changes:
-            record(session, actor, "schedule.reception_day_updated", "reception_day", day.id, changes)
+            record(session, actor, "schedule.reception_day_updated", "reception_day", day.id, changes,
+                   department_id=day.location.department_id)
     return day
 
 
 def delete_reception_day(session: Session, actor: Actor, day: ReceptionDay) -> None:
     record(session, actor, "schedule.reception_day_deleted", "reception_day", day.id,
-           {name: [value, None] for name, value in _reception_snapshot(day).items()})
+           {name: [value, None] for name, value in _reception_snapshot(day).items()},
+           department_id=day.location.department_id)
     session.delete(day)
     session.flush()
 
@@ -479,12 +484,14 @@ def add_reception_exception(session: Session, actor: Actor, reception_day: Recep
     reception_day.exceptions.append(row)
     session.flush()
     record(session, actor, "schedule.reception_exception_added", "reception_exception", row.id,
-           {name: [None, value] for name, value in _exception_snapshot(row).items()})
+           {name: [None, value] for name, value in _exception_snapshot(row).items()},
+           department_id=reception_day.location.department_id)
     return row
 
 
 def delete_reception_exception(session: Session, actor: Actor, exception: ReceptionException) -> None:
     record(session, actor, "schedule.reception_exception_deleted", "reception_exception", exception.id,
-           {name: [value, None] for name, value in _exception_snapshot(exception).items()})
+           {name: [value, None] for name, value in _exception_snapshot(exception).items()},
+           department_id=exception.reception_day.location.department_id)
     exception.reception_day.exceptions.remove(exception)
     session.flush()

@@ -100,6 +100,15 @@ def import_setup(session: Session, doc: Any, actor: Actor) -> ImportReport:
     return report
 
 
+def _department_of(obj: object) -> int | None:
+    """The department an imported record belongs to, for the audit log (a department is its own)."""
+    if isinstance(obj, Department):
+        return obj.id
+    if isinstance(obj, ReceptionDay):
+        return obj.location.department_id
+    return getattr(obj, "department_id", None)
+
+
 def _time(value: str | None) -> time | None:
     return None if value is None else time.fromisoformat(value)
 
@@ -162,7 +171,8 @@ class _Importer:
             apply(obj, values)
         self.session.flush()
         outcome = "created" if stored is None else "updated"
-        record(self.session, self.actor, f"{entity_type}.{outcome}", entity_type, obj.id, changes)
+        record(self.session, self.actor, f"{entity_type}.{outcome}", entity_type, obj.id, changes,
+               department_id=_department_of(obj))
         self.report.add(kind, outcome)
 
     # -- departments, locations, topics ----------------------------------------------------
@@ -283,7 +293,7 @@ class _Importer:
         self.session.add(user)
         self.session.flush()
         record(self.session, self.actor, "user.created", "user", user.id,
-               {"email": [None, user.email], "role": [None, user.role.value]})
+               {"email": [None, user.email], "role": [None, user.role.value]}, department_id=department.id)
         self.report.new_accounts.append(user.email)
         return user
 
@@ -350,7 +360,8 @@ class _Importer:
             self.check_reception(f"reception_days[{index}]", day, entry)
         for day in [*existing.values(), *surplus]:
             record(self.session, self.actor, "reception_day.deleted", "reception_day", day.id,
-                   {"location": [day.location.slug, None], "title": [day.title, None]})
+                   {"location": [day.location.slug, None], "title": [day.title, None]},
+                   department_id=day.location.department_id)
             self.session.delete(day)
             self.report.add("reception_days", "deleted")
         self.session.flush()

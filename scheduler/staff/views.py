@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from scheduler.audit import Actor, AuditEntry
+from scheduler.auth.access import Action, condition
 from scheduler.auth.forms import ROLE_LABELS, UserForm
 from scheduler.auth.models import Role, User
 from scheduler.auth.roles import ALL_STAFF, role_required
@@ -55,7 +56,10 @@ def users() -> Any:
 @bp.route("/audit")
 @role_required(Role.SUPERVISOR)
 def audit() -> Any:
-    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.at.desc()).limit(200)).all()
+    """The latest entries this user may read: a supervisor their department's, an admin every one."""
+    visible = condition(current_user, Action.VIEW_AUDIT, department=AuditEntry.department_id)
+    entries = db.session.scalars(
+        select(AuditEntry).where(visible).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(200)).all()
     return render_template("staff/audit.html", entries=entries)
 
 

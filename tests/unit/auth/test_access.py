@@ -30,64 +30,88 @@ USERS = {
 }
 
 # The records an action is done to, reduced to their scope: a consultation (or ticket, schedule...) of the
-# expert's own, of a colleague in the same department at the same office, of another department, and an
-# office of no department.
+# expert's own, of a colleague in the same department at the same office, of another department, an
+# office of no department, and one nobody is named on that waits in the expert's queue (an unassigned
+# ticket about a topic the expert consults on).
 SCOPES = {
     "expert's own": Scope.of(OWN, OFFICE, (EXPERT_ID,)),
     "colleague's": Scope.of(OWN, OFFICE, (COLLEAGUE_ID,)),
     "other department's": Scope.of(OTHER, OTHER_OFFICE, (STRANGER_ID,)),
     "shared office": Scope.of(None, SHARED_OFFICE),
+    "waiting in the expert's queue": Scope.of(OWN, OFFICE, (), (EXPERT_ID,)),
 }
 
 # One string per user and action: Y or N for each scope above, in order.
 TABLE: dict[Action, dict[str, str]] = {
     Action.WORK_DESK: {
-        "admin": "YYYY", "supervisor": "YYNN", "other supervisor": "NNYN", "supervisor without department": "NNNN",
-        "reception": "YYNN", "reception without office": "NNNN", "expert": "NNNN", "switched-off supervisor": "NNNN",
+        "admin": "YYYYY", "supervisor": "YYNNY", "other supervisor": "NNYNN",
+        "supervisor without department": "NNNNN", "reception": "YYNNY", "reception without office": "NNNNN",
+        "expert": "NNNNN", "switched-off supervisor": "NNNNN",
     },
     Action.CONDUCT_AT_DESK: {
-        "admin": "NNNN", "supervisor": "NNNN", "other supervisor": "NNNN", "supervisor without department": "NNNN",
-        "reception": "NNNN", "reception without office": "NNNN", "expert": "YNNN", "switched-off supervisor": "NNNN",
+        "admin": "NNNNN", "supervisor": "NNNNN", "other supervisor": "NNNNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "YNNNN", "switched-off supervisor": "NNNNN",
     },
     Action.VIEW_BOOKING_PERSONAL_DATA: {
-        "admin": "YYYY", "supervisor": "YYNN", "other supervisor": "NNYN", "supervisor without department": "NNNN",
-        "reception": "NNNN", "reception without office": "NNNN", "expert": "YNNN", "switched-off supervisor": "NNNN",
+        "admin": "YYYYY", "supervisor": "YYNNY", "other supervisor": "NNYNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "YNNNN", "switched-off supervisor": "NNNNN",
     },
     Action.RECORD_OUTCOME: {
-        "admin": "YYYY", "supervisor": "YYNN", "other supervisor": "NNYN", "supervisor without department": "NNNN",
-        "reception": "NNNN", "reception without office": "NNNN", "expert": "YNNN", "switched-off supervisor": "NNNN",
+        "admin": "YYYYY", "supervisor": "YYNNY", "other supervisor": "NNYNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "YNNNN", "switched-off supervisor": "NNNNN",
     },
     Action.OPEN_FOLLOWUP: {
-        "admin": "YYYY", "supervisor": "YYNN", "other supervisor": "NNYN", "supervisor without department": "NNNN",
-        "reception": "NNNN", "reception without office": "NNNN", "expert": "YNNN", "switched-off supervisor": "NNNN",
+        "admin": "YYYYY", "supervisor": "YYNNY", "other supervisor": "NNYNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "YNNNN", "switched-off supervisor": "NNNNN",
     },
     Action.JOIN_VIDEO_AS_EXPERT: {
-        "admin": "NNNN", "supervisor": "NNNN", "other supervisor": "NNNN", "supervisor without department": "NNNN",
-        "reception": "NNNN", "reception without office": "NNNN", "expert": "YNNN", "switched-off supervisor": "NNNN",
+        "admin": "NNNNN", "supervisor": "NNNNN", "other supervisor": "NNNNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "YNNNN", "switched-off supervisor": "NNNNN",
     },
     Action.VIEW_CALENDAR: {
-        "admin": "YYYY", "supervisor": "YYNN", "other supervisor": "NNYN", "supervisor without department": "NNNN",
-        "reception": "NNNN", "reception without office": "NNNN", "expert": "YNNN", "switched-off supervisor": "NNNN",
+        "admin": "YYYYY", "supervisor": "YYNNY", "other supervisor": "NNYNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "YNNNN", "switched-off supervisor": "NNNNN",
     },
     Action.MANAGE_SCHEDULE: {
-        "admin": "YYYY", "supervisor": "YYNN", "other supervisor": "NNYN", "supervisor without department": "NNNN",
-        "reception": "NNNN", "reception without office": "NNNN", "expert": "YNNN", "switched-off supervisor": "NNNN",
+        "admin": "YYYYY", "supervisor": "YYNNY", "other supervisor": "NNYNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "YNNNN", "switched-off supervisor": "NNNNN",
     },
     Action.MANAGE_RECEPTION_DAYS: {
-        "admin": "YYYY", "supervisor": "YYNN", "other supervisor": "NNYN", "supervisor without department": "NNNN",
-        "reception": "NNNN", "reception without office": "NNNN", "expert": "NNNN", "switched-off supervisor": "NNNN",
+        "admin": "YYYYY", "supervisor": "YYNNY", "other supervisor": "NNYNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "NNNNN", "switched-off supervisor": "NNNNN",
     },
     Action.HANDLE_TICKET: {
-        "admin": "YYYY", "supervisor": "YYNN", "other supervisor": "NNYN", "supervisor without department": "NNNN",
-        "reception": "NNNN", "reception without office": "NNNN", "expert": "YYNN", "switched-off supervisor": "NNNN",
+        "admin": "YYYYY", "supervisor": "YYNNY", "other supervisor": "NNYNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "YNNNY", "switched-off supervisor": "NNNNN",
     },
     Action.EXTEND_DEADLINE: {
-        "admin": "YYYY", "supervisor": "YYNN", "other supervisor": "NNYN", "supervisor without department": "NNNN",
-        "reception": "NNNN", "reception without office": "NNNN", "expert": "NNNN", "switched-off supervisor": "NNNN",
+        "admin": "YYYYY", "supervisor": "YYNNY", "other supervisor": "NNYNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "NNNNN", "switched-off supervisor": "NNNNN",
+    },
+    Action.VIEW_TICKET_CONTACTS: {
+        "admin": "YYYYY", "supervisor": "YYNNY", "other supervisor": "NNYNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "YNNNN", "switched-off supervisor": "NNNNN",
+    },
+    Action.VIEW_AUDIT: {
+        "admin": "YYYYY", "supervisor": "YYNNY", "other supervisor": "NNYNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "NNNNN", "switched-off supervisor": "NNNNN",
     },
     Action.VIEW_ANALYTICS: {
-        "admin": "YYYY", "supervisor": "YYNN", "other supervisor": "NNYN", "supervisor without department": "NNNN",
-        "reception": "NNNN", "reception without office": "NNNN", "expert": "NNNN", "switched-off supervisor": "NNNN",
+        "admin": "YYYYY", "supervisor": "YYNNY", "other supervisor": "NNYNN",
+        "supervisor without department": "NNNNN", "reception": "NNNNN", "reception without office": "NNNNN",
+        "expert": "NNNNN", "switched-off supervisor": "NNNNN",
     },
 }
 
