@@ -26,6 +26,8 @@ class AuditEntry(Base):
     entity_type: Mapped[str] = mapped_column(String(80))
     entity_id: Mapped[str] = mapped_column(String(80))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set when the personal data was anonymised under the retention policy (scheduler/privacy).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Actor:
