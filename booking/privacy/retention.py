@@ -28,23 +28,26 @@ from scheduler.privacy.policy import Kind, RetentionPolicy
 from scheduler.privacy.purge import audit_due, outbox_due, purge_outbox, scrub_audit
 
 DEFAULT_BATCH_SIZE = 1000
-ENDED_STATUSES = (BookingStatus.COMPLETED, BookingStatus.NO_SHOW, BookingStatus.CANCELLED)
+UNCONFIRMED_STATUSES = (BookingStatus.PENDING, BookingStatus.CANCELLED)
 ENDED_VISITS = (WaitingStatus.SERVED, WaitingStatus.LEFT)
 
 
 def _holds_due(policy: RetentionPolicy, now: datetime) -> Select[tuple[int]]:
-    """Holds never confirmed, expired (or cancelled) longer ago than the holds period."""
+    """Holds never confirmed whose time ran out longer ago than the holds period (released or not yet)."""
     return select(Booking.id).where(
-        Booking.anonymised_at.is_(None), Booking.status == BookingStatus.CANCELLED,
+        Booking.anonymised_at.is_(None), Booking.status.in_(UNCONFIRMED_STATUSES),
         Booking.confirmed_at.is_(None), Booking.hold_expires_at < policy.cutoff(Kind.HOLDS, now),
     )
 
 
 def _bookings_due(policy: RetentionPolicy, now: datetime) -> Select[tuple[int]]:
-    """Bookings that ended longer ago than the bookings period, unless a follow-up is still open."""
+    """Bookings whose time ended longer ago than the bookings period, unless a follow-up is still open.
+
+    Whatever their status: a booking nobody marked held or missed is long over all the same.
+    """
     ticket_open = exists().where(Ticket.booking_id == Booking.id, Ticket.status.not_in(CLOSED_STATUSES))
     return select(Booking.id).where(
-        Booking.anonymised_at.is_(None), Booking.status.in_(ENDED_STATUSES),
+        Booking.anonymised_at.is_(None),
         Booking.ends_at < policy.cutoff(Kind.BOOKINGS, now), ~ticket_open,
     )
 
