@@ -41,7 +41,7 @@ from scheduler.db import Base
 from scheduler.extensions import db
 from scheduler.mail.delivery import RetryPolicy, SMTPTransport, deliver_due
 from scheduler.mail.models import OutboxMessage, OutboxStatus
-from scheduler.privacy.policy import RetentionPolicy
+from scheduler.privacy.policy import Kind, RetentionPolicy
 from tests.booking_fixtures import bookable_setup
 from tests.helpers import csrf_token, make_user
 from tests.reception_fixtures import POLICY as DESK_POLICY
@@ -216,3 +216,81 @@ def test_past_every_period_no_trace_of_the_citizen_is_left_and_the_figures_stand
     again = purge(db.session, RetentionPolicy.from_config(app.config), later)
     assert again.total == 0
     assert session.scalar(select(func.count()).where(AuditEntry.action == "privacy.purged")) == 1
+
+
+def test_batches_are_bounded_a_dry_run_changes_nothing_and_an_open_followup_keeps_its_booking(
+        app: Flask, session: Any) -> None:
+    from tests.ticket_fixtures import completed_booking
+
+    setup = bookable_setup(session)
+    bookings = [completed_booking(session, setup, n, hour=9 + (n - 1) // 2, minute=30 * ((n - 1) % 2))
+                for n in range(1, 6)]
+    waiting = tickets.open_followup(session, bookings[0], summary="Ответ ещё готовят", actor=CITIZEN,
+                                    now=bookings[0].ends_at, config=CONFIG)
+    session.commit()
+    policy = RetentionPolicy.from_config(app.config)
+    later = bookings[-1].ends_at + timedelta(days=366)
+
+    dry = purge(db.session, policy, later, dry_run=True, kinds=[Kind.BOOKINGS])
+    assert dry.counts == {Kind.BOOKINGS: 4} and dry.batches == 0
+    assert session.scalar(select(func.count()).select_from(Booking).where(Booking.anonymised_at.is_not(None))) == 0
+
+    report = purge(db.session, policy, later, batch_size=3, kinds=[Kind.BOOKINGS])
+    assert report.counts == {Kind.BOOKINGS: 4} and report.batches == 2
+    assert report.longest_batch_seconds > 0
+    kept = session.get(Booking, bookings[0].id)
+    assert kept.anonymised_at is None and kept.citizen_email == "citizen1@example.org"
+    assert {b.citizen_email for b in session.scalars(select(Booking).where(Booking.id != kept.id))} == {""}
+
+    # Once the follow-up has closed and its period passed, both go.
+    tickets.start_work(session, waiting, CITIZEN, later)
+    tickets.answer(session, waiting, "Ответ", CITIZEN, later, CONFIG)
+    tickets.confirm_answer(session, waiting, CITIZEN, later)
+    session.commit()
+    final = purge(db.session, policy, later + timedelta(days=366), kinds=[Kind.TICKETS, Kind.BOOKINGS])
+    assert final.counts == {Kind.TICKETS: 1, Kind.BOOKINGS: 1}
+
+
+def test_mail_is_purged_only_a_period_after_delivery_or_giving_up(app: Flask, session: Any) -> None:
+    from scheduler.mail.compose import queue_email
+
+    now = datetime(2027, 3, 1, 12, 0).astimezone()
+    rows = {status: queue_email(session, to=f"{status.value}@example.org", template="test_message",
+                                context={"name": "Анна"}) for status in OutboxStatus}
+    for status, row in rows.items():
+        row.status = status
+        row.sent_at = now - timedelta(days=8) if status == OutboxStatus.SENT else None
+        row.next_attempt_at = now - timedelta(days=8)
+    fresh = queue_email(session, to="fresh@example.org", template="test_message", context={"name": "Анна"})
+    fresh.status, fresh.sent_at = OutboxStatus.SENT, now - timedelta(days=6)
+    session.commit()
+
+    report = purge(db.session, RetentionPolicy.from_config(app.config), now, kinds=[Kind.OUTBOX])
+    assert report.counts == {Kind.OUTBOX: 2}
+    purged = {row.to_address or row.id: row for row in session.scalars(select(OutboxMessage))}
+    assert set(purged) - {rows[OutboxStatus.SENT].id, rows[OutboxStatus.FAILED].id} == {
+        "pending@example.org", "sending@example.org", "fresh@example.org"}
+    for status in (OutboxStatus.SENT, OutboxStatus.FAILED):
+        row = session.get(OutboxMessage, rows[status].id)
+        assert (row.text_body, row.html_body, row.attachments, row.status) == ("", None, [], status)
+
+
+def test_the_cli_prints_what_is_due_and_what_it_did_per_kind(app: Flask, session: Any, time_machine: Any) -> None:
+    from tests.ticket_fixtures import completed_booking
+
+    setup = bookable_setup(session)
+    booking = completed_booking(session, setup, 7)
+    session.commit()
+    time_machine.move_to(booking.ends_at + timedelta(days=400), tick=False)
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["privacy", "purge", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert re.search(r"^bookings\s+1 due\s+\(after 365 d\)$", dry.output, re.M), dry.output
+    assert session.get(Booking, booking.id).citizen_email == "citizen7@example.org"
+    done = runner.invoke(args=["privacy", "purge", "--batch-size", "500"])
+    assert done.exit_code == 0, done.output
+    assert re.search(r"^bookings\s+1 anonymised", done.output, re.M), done.output
+    assert "batches of at most 500 rows" in done.output
+    session.expire_all()
+    assert session.get(Booking, booking.id).citizen_email == ""
+    assert runner.invoke(args=["privacy", "purge", "--batch-size", "0"]).exit_code != 0
