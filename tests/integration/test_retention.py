@@ -182,7 +182,7 @@ def citizen_everywhere(app: Flask, session: Any, client: Any) -> dict[str, Any]:
 
 
 def test_past_every_period_no_trace_of_the_citizen_is_left_and_the_figures_stand(
-        app: Flask, session: Any, citizen_everywhere: dict[str, Any], time_machine: Any) -> None:
+        app: Flask, session: Any, client: Any, citizen_everywhere: dict[str, Any], time_machine: Any) -> None:
     needles = citizen_everywhere["needles"]
     day = citizen_everywhere["day"]
     before = traces(session, needles)
@@ -208,6 +208,11 @@ def test_past_every_period_no_trace_of_the_citizen_is_left_and_the_figures_stand
     booking = session.get(Booking, citizen_everywhere["booking"].id)
     assert (booking.status, booking.anonymised_at) == (BookingStatus.COMPLETED, later)
     assert session.get(Ticket, citizen_everywhere["ticket"].id).closed_at is not None
+    # The manage link emailed before opens nothing any more.
+    session.commit()
+    code = citizen_everywhere["booking"].code
+    assert client.get(f"/manage/{code}", query_string={"token": needles["manage token"]},
+                      follow_redirects=True).status_code == 404
     # The run is in the audit log, with counts only.
     run = session.scalar(select(AuditEntry).where(AuditEntry.action == "privacy.purged"))
     assert run is not None and run.changes["bookings"] == [None, 3]
