@@ -125,6 +125,8 @@ class Booking(Base):
     manage_token_hash: Mapped[str] = mapped_column(String(64))
     confirmation_code_hash: Mapped[str] = mapped_column(String(64), default="")
     confirmation_attempts: Mapped[int] = mapped_column(default=0)
+    # Set when the personal data was anonymised under the retention policy (scheduler/privacy).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     topic: Mapped[Topic] = relationship()
     expert: Mapped[Expert] = relationship()

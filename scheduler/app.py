@@ -135,12 +135,14 @@ def register_extensions(app: Flask) -> None:
 def register_jobs() -> None:
     """Hand every feature's periodic jobs to the worker (each registration happens once per process)."""
     from booking.jobs import register_jobs as register_booking_jobs
+    from booking.privacy.jobs import register_jobs as register_privacy_jobs
     from booking.reception.jobs import register_jobs as register_reception_jobs
     from booking.tickets.jobs import register_jobs as register_ticket_jobs
     from scheduler.jobs import huey
     from scheduler.jobs import register_jobs as register_outbox_jobs
 
-    for register in (register_outbox_jobs, register_booking_jobs, register_reception_jobs, register_ticket_jobs):
+    for register in (register_outbox_jobs, register_booking_jobs, register_reception_jobs, register_ticket_jobs,
+                     register_privacy_jobs):
         register(huey)
 
 
@@ -262,12 +264,14 @@ def register_errors(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from booking.apikeys import api_key_cli
+    from booking.privacy.cli import privacy_cli
     from booking.tickets.cli import workdays_cli
     from scheduler.cli import register_cli
 
     register_cli(app)
     app.cli.add_command(api_key_cli)
     app.cli.add_command(workdays_cli)
+    app.cli.add_command(privacy_cli)
 
 
 def register_templating(app: Flask) -> None:

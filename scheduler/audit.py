@@ -34,6 +34,8 @@ class AuditEntry(Base):
     entity_id: Mapped[str] = mapped_column(String(80))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
+    # Set when the personal data was anonymised under the retention policy (scheduler/privacy).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Actor:

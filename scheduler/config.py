@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from scheduler.privacy.policy import SETTINGS as RETENTION_SETTINGS
+
 ENVIRONMENTS = ("development", "production", "testing")
 
 # A key shorter than this is guessable enough to forge session cookies.
@@ -109,6 +111,14 @@ def _outbox_lease_seconds(env: Mapping[str, str]) -> int:
     if seconds < 3:  # renewed every third of it: shorter leaves no room for a slow database
         raise ConfigError(f"OUTBOX_LEASE_SECONDS must be at least 3, got {seconds}")
     return seconds
+
+
+def _retention_settings(env: Mapping[str, str]) -> dict[str, int]:
+    settings = {name: _int(env, name, default) for name, default in RETENTION_SETTINGS.values()}
+    for name, days in settings.items():
+        if days < 1:
+            raise ConfigError(f"{name} must be at least 1 (days), got {days}")
+    return settings
 
 
 def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
@@ -235,6 +245,11 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "LOG_FORMAT": log_format,
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
         "METRICS_ALLOW_ANONYMOUS": _bool(env.get("METRICS_ALLOW_ANONYMOUS")),
+        # Personal data: each kind's retention period in days (scheduler/privacy/policy.py has the
+        # defaults), and the operator named on the public policy page with the address for requests.
+        **_retention_settings(env),
+        "PRIVACY_OPERATOR": env.get("PRIVACY_OPERATOR", "okno"),
+        "PRIVACY_CONTACT_EMAIL": env.get("PRIVACY_CONTACT_EMAIL", "privacy@okno.example.org"),
         # Language
         "BABEL_DEFAULT_LOCALE": "ru",
         "BABEL_DEFAULT_TIMEZONE": default_tz,

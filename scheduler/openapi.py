@@ -13,7 +13,9 @@ from spectree.models import InType, SecureType, SecuritySchemeData, Server
 
 API_DESCRIPTION = ("Booking consultations with public services. Instants carry an explicit offset; dates are "
                    "YYYY-MM-DD. Partners authenticate with `Authorization: Bearer <key>`. Every POST accepts an "
-                   "`Idempotency-Key` header, so a retry after a lost answer never acts twice.")
+                   "`Idempotency-Key` header, so a retry after a lost answer never acts twice. "
+                   "`consent_personal_data: true` states that the citizen agreed to the personal-data policy "
+                   "published at `/privacy` (its purpose, the data, the retention periods and how to ask).")
 
 api_spec = SpecTree(
     "flask",

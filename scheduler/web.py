@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from scheduler.departments.models import Department
 from scheduler.extensions import db
+from scheduler.privacy.page import policy_rows
 
 bp = Blueprint("web", __name__)
 
@@ -26,6 +27,14 @@ def index() -> Any:
     ).all()
     groups = [(d, [t for t in d.topics if t.is_active]) for d in departments]
     return render_template("index.html", groups=[(d, topics) for d, topics in groups if topics])
+
+
+@bp.route("/privacy")
+def privacy() -> Any:
+    """The personal-data policy: purpose, data, periods (from the configuration), the operator, requests."""
+    return render_template("privacy.html", rows=policy_rows(current_app.config),
+                           operator=current_app.config["PRIVACY_OPERATOR"],
+                           contact=current_app.config["PRIVACY_CONTACT_EMAIL"])
 
 
 @bp.route("/language", methods=["POST"])

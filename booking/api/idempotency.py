@@ -35,7 +35,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -54,11 +54,12 @@ from booking.api.plumbing import TOKEN_MAX, raw_body
 from scheduler.db import Base, UTCDateTime, utcnow
 from scheduler.errors import ErrorCode
 from scheduler.extensions import db
+from scheduler.privacy.policy import IDEMPOTENT_ANSWERS_LIFETIME
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY_MAX = 255
-LIFETIME = timedelta(hours=24)
+LIFETIME = IDEMPOTENT_ANSWERS_LIFETIME  # stated by the retention policy
 # Answers a retry of the same request would meet again; see the module's docstring.
 STORED_ERRORS = frozenset({400, 404, 409, 422})
 

@@ -1,1 +1,2 @@
-"""Personal data: what okno holds about a citizen, for the citizen's rights and for retention."""
+"""Personal data in bookings, tickets and the reception desk: what is held about a citizen (their rights),
+anonymisation and the retention job."""

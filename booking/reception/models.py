@@ -58,6 +58,8 @@ class WaitingEntry(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the personal data was anonymised under the retention policy (scheduler/privacy).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     location: Mapped[Location] = relationship()
     topic: Mapped[Topic] = relationship()

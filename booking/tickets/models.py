@@ -79,6 +79,8 @@ class Ticket(Base):
     # booking's manage token), stored only as a hash.
     citizen_token_salt: Mapped[str] = mapped_column(String(32))
     citizen_token_hash: Mapped[str] = mapped_column(String(64))
+    # Set when the personal data was anonymised under the retention policy (scheduler/privacy).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     booking: Mapped[Booking] = relationship()
     department: Mapped[Department] = relationship(foreign_keys=[department_id])

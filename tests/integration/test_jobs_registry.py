@@ -27,5 +27,6 @@ def test_the_composition_root_registers_every_periodic_job_once(app: Flask) -> N
     assert due_at(datetime(2026, 12, 2, 9, 0)) == sorted(EVERY_JOB)
     assert set(due_at(datetime(2026, 12, 2, 9, 1))) == EVERY_JOB - {"booking.tickets.jobs.watch_deadlines_task",
                                                                  "booking.jobs.purge_idempotent_answers_task"}
+    assert "booking.privacy.jobs.purge_personal_data_task" in due_at(datetime(2026, 12, 2, 9, 17))  # hourly
     register_jobs()  # a second app in the same process (tests, the CLI) adds nothing
     assert due_at(datetime(2026, 12, 2, 9, 0)) == sorted(EVERY_JOB)

@@ -75,6 +75,8 @@ def test_development_defaults_to_sqlite_in_the_instance_folder(tmp_path: Path) -
         ({"DEFAULT_TIMEZONE": "Mars/Olympus"}, "DEFAULT_TIMEZONE"),
         ({"SMTP_PORT": "twenty-five"}, "SMTP_PORT"),
         ({"OUTBOX_LEASE_SECONDS": "2"}, "OUTBOX_LEASE_SECONDS"),
+        ({"RETENTION_BOOKINGS_DAYS": "0"}, "RETENTION_BOOKINGS_DAYS"),
+        ({"RETENTION_OUTBOX_DAYS": "a week"}, "RETENTION_OUTBOX_DAYS"),
     ],
 )
 def test_inconsistent_settings_are_refused_with_their_name(tmp_path: Path, env: dict[str, str], complaint: str) -> None:
