@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, StringField, TelField
-from wtforms.validators import Length
+from wtforms import BooleanField, EmailField, StringField, TelField
+from wtforms.validators import DataRequired, Length
 
 from booking.citizens import normalise_email_address, normalise_phone
 from booking.privacy.records import Correction
@@ -58,3 +58,12 @@ class CorrectionForm(CitizenLookupForm):
         except DomainError as exc:
             raise DomainError({f"new_{key}": message for key, message in exc.fields.items()}) from exc
         return Correction(name=name, email=email, phone=phone)
+
+
+class ErasureForm(CitizenLookupForm):
+    """The citizen named as in the lookup (hidden fields), and the staff member's confirmation."""
+
+    confirmed = BooleanField(
+        _l("I have checked the citizen's identity and their written request to erase their data."),
+        validators=[DataRequired(_l("Confirm that you checked the citizen's identity and request."))],
+    )

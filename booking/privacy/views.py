@@ -1,4 +1,5 @@
-"""Staff pages for a citizen's request about their personal data: find what is held, export it, correct it.
+"""Staff pages for a citizen's request about their personal data: find what is held, export it, correct it,
+erase it.
 
 The citizen's email and phone travel only in POST bodies, never in an address; every lookup and
 export is audited (see ``booking.privacy.records``).
@@ -14,8 +15,15 @@ from flask.wrappers import Response
 from flask_babel import ngettext
 from flask_login import current_user
 
-from booking.privacy.forms import CitizenLookupForm, CorrectionForm
-from booking.privacy.records import correct_citizen, export_document, find_citizen_records, record_request
+from booking.privacy.erasure import erase_citizen
+from booking.privacy.forms import CitizenLookupForm, CorrectionForm, ErasureForm
+from booking.privacy.records import (
+    CitizenRecords,
+    correct_citizen,
+    export_document,
+    find_citizen_records,
+    record_request,
+)
 from scheduler.audit import Actor
 from scheduler.auth.models import Role
 from scheduler.auth.roles import role_required
@@ -33,11 +41,11 @@ def lookup() -> ResponseReturnValue:
     form = CitizenLookupForm()
     subject = _submitted_subject(form)
     if subject is None:
-        return render_template("privacy/lookup.html", form=form, records=None), 422 if form.errors else 200
+        return _page(form, None), 422 if form.errors else 200
     records = find_citizen_records(db.session, email=subject[0], phone=subject[1])
     record_request(db.session, records, action="lookup", by=Actor.staff(current_user),
                    secret_key=current_app.config["SECRET_KEY"])
-    return render_template("privacy/lookup.html", form=form, records=records, correction=CorrectionForm(formdata=None))
+    return _page(form, records)
 
 
 @bp.route("/export", methods=["POST"])
@@ -46,7 +54,7 @@ def export() -> ResponseReturnValue:
     form = CitizenLookupForm()
     subject = _submitted_subject(form)
     if subject is None:
-        return render_template("privacy/lookup.html", form=form, records=None), 422
+        return _page(form, None), 422
     now = utcnow()
     records = find_citizen_records(db.session, email=subject[0], phone=subject[1])
     record_request(db.session, records, action="export", by=Actor.staff(current_user),
@@ -70,7 +78,7 @@ def correct() -> ResponseReturnValue:
             apply_domain_error(form, exc)
     if subject is None or correction is None:
         records = find_citizen_records(db.session, email=subject[0], phone=subject[1]) if subject else None
-        return render_template("privacy/lookup.html", form=form, records=records, correction=form), 422
+        return _page(form, records, correction=form), 422
     records = find_citizen_records(db.session, email=subject[0], phone=subject[1])
     changed = correct_citizen(db.session, records, correction, by=Actor.staff(current_user),
                               secret_key=current_app.config["SECRET_KEY"])
@@ -78,8 +86,41 @@ def correct() -> ResponseReturnValue:
     found = CitizenLookupForm(formdata=None, email=correction.email or subject[0],
                               phone=correction.phone or subject[1])
     now_held = find_citizen_records(db.session, email=found.email.data, phone=found.phone.data)
-    return render_template("privacy/lookup.html", form=found, records=now_held,
-                           correction=CorrectionForm(formdata=None))
+    return _page(found, now_held)
+
+
+@bp.route("/erase", methods=["POST"])
+@role_required(Role.ADMIN)
+def erase() -> ResponseReturnValue:
+    """Anonymise everything held about the citizen now, or show why it cannot be done yet."""
+    form = ErasureForm()
+    subject = _submitted_subject(form)
+    if subject is None:
+        records = None
+        if form.email.data or form.phone.data:
+            try:
+                email, phone = form.subject()
+            except DomainError:
+                pass
+            else:
+                records = find_citizen_records(db.session, email=email, phone=phone)
+        return _page(form, records, erasure=form), 422
+    records = find_citizen_records(db.session, email=subject[0], phone=subject[1])
+    try:
+        counts = erase_citizen(db.session, records, by=Actor.staff(current_user), now=utcnow(),
+                               secret_key=current_app.config["SECRET_KEY"])
+    except DomainError as exc:
+        apply_domain_error(form, exc)
+        return _page(form, records, erasure=form), 409
+    flash(ngettext("%(num)d record anonymised.", "%(num)d records anonymised.", sum(counts.values())), "success")
+    return _page(form, find_citizen_records(db.session, email=subject[0], phone=subject[1]))
+
+
+def _page(form: CitizenLookupForm, records: CitizenRecords | None, **forms: CitizenLookupForm) -> str:
+    """The requests page: the lookup, what is held, and the correction and erasure forms."""
+    forms.setdefault("correction", CorrectionForm(formdata=None))
+    forms.setdefault("erasure", ErasureForm(formdata=None))
+    return render_template("privacy/lookup.html", form=form, records=records, **forms)
 
 
 def _submitted_subject(form: CitizenLookupForm) -> tuple[str, str] | None:

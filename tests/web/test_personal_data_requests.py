@@ -7,15 +7,19 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from booking.citizens import validate_citizen
 from booking.models import BookingNote, CitizenLink
 from booking.privacy.records import find_citizen_records, subject_reference
 from booking.reception.services import register_walk_in
+from booking.services import hold_slot
+from booking.tickets.models import TicketStatus
 from booking.tickets.services import open_followup
 from scheduler.audit import Actor, AuditEntry
 from scheduler.auth.models import Role
 from scheduler.db import utcnow
+from scheduler.mail.models import OutboxMessage, OutboxStatus
 from tests.booking_fixtures import bookable_setup
 from tests.helpers import csrf_token, login, make_user
 from tests.reception_fixtures import a_day_ahead, reception_setup
@@ -176,3 +180,76 @@ def test_a_bad_correction_is_refused_beside_its_field_and_changes_nothing(client
     session.refresh(held["bookings"][0])
     assert held["bookings"][0].citizen_email == EMAIL
     assert not session.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.correct")).all()
+
+
+def settle(session: Any, held: dict[str, Any]) -> None:
+    """Nothing owed any more: the follow-up closed, every email delivered."""
+    held["ticket"].status = TicketStatus.CLOSED
+    held["ticket"].closed_at = utcnow()
+    session.execute(update(OutboxMessage).values(status=OutboxStatus.SENT, sent_at=utcnow()))
+    session.commit()
+
+
+def test_erasure_waits_while_a_follow_up_is_answered_and_mail_is_on_its_way(client: FlaskClient,
+                                                                            session: Any) -> None:
+    held = citizen_with_everything(session)
+    token = as_admin(client, session)
+    response = client.post("/staff/privacy/erase", data={"email": EMAIL, "confirmed": "y", "csrf_token": token})
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert f"Заявка {held['ticket'].number} ещё в работе" in page
+    assert "Письмо на этот адрес ещё отправляется" in page
+    session.refresh(held["bookings"][0])
+    assert held["bookings"][0].citizen_email == EMAIL and held["bookings"][0].anonymised_at is None
+    assert not session.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.erased")).all()
+
+
+def test_erasure_waits_for_a_consultation_ahead_to_be_cancelled(client: FlaskClient, session: Any) -> None:
+    setup = bookable_setup(session)
+    citizen = validate_citizen(name="Анна Петрова", email=EMAIL, phone="+7 912 000-01-01",
+                               applicant_type="individual")
+    ahead = hold_slot(session, topic=setup.topic, channel="video", start=setup.at(10), citizen=citizen,
+                      question="Когда придёт мастер?", now=utcnow(), policy=POLICY,
+                      actor=Actor("citizen", None, "citizen"), expert_id=setup.experts[0].id, source="web").booking
+    session.execute(update(OutboxMessage).values(status=OutboxStatus.SENT, sent_at=utcnow()))
+    session.commit()
+    token = as_admin(client, session)
+    response = client.post("/staff/privacy/erase", data={"email": EMAIL, "confirmed": "y", "csrf_token": token})
+    assert response.status_code == 409
+    assert f"Консультация {ahead.code}" in response.get_data(as_text=True)
+
+
+def test_the_confirmation_is_required_beside_its_box(client: FlaskClient, session: Any) -> None:
+    held = citizen_with_everything(session)
+    settle(session, held)
+    token = as_admin(client, session)
+    response = client.post("/staff/privacy/erase", data={"email": EMAIL, "csrf_token": token})
+    assert response.status_code == 422
+    assert "Подтвердите, что вы проверили личность гражданина и его запрос." in response.get_data(as_text=True)
+    session.refresh(held["bookings"][0])
+    assert held["bookings"][0].anonymised_at is None
+
+
+def test_erasure_anonymises_everything_held_and_nothing_else(client: FlaskClient, session: Any) -> None:
+    held = citizen_with_everything(session)
+    settle(session, held)
+    token = as_admin(client, session)
+    response = client.post("/staff/privacy/erase", data={"email": EMAIL, "phone": PHONE, "confirmed": "y",
+                                                         "csrf_token": token})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Обезличено" in page or "Обезличены" in page
+    assert "Найдено 0 записей" in page
+    session.expire_all()
+    for booking in held["bookings"]:
+        assert booking.anonymised_at is not None
+        assert EMAIL not in (booking.citizen_email, booking.citizen_name) and booking.citizen_phone != PHONE
+        assert booking.question == ""
+    assert held["ticket"].anonymised_at is not None
+    assert held["ticket"].summary != "Выяснить, нужен ли проект газификации"
+    assert not session.scalars(select(CitizenLink).where(CitizenLink.email == EMAIL)).all()
+    assert not session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == EMAIL)).all()
+    assert held["other"].citizen_email == "citizen2@example.org" and held["other"].anonymised_at is None
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.erased")).one()
+    assert entry.changes["bookings"] >= 2 and entry.changes["tickets"] == 1 and entry.changes["links"] == 1
+    assert EMAIL not in json.dumps(entry.changes)
