@@ -200,10 +200,13 @@ def test_a_whole_journey_leaves_no_token_in_any_log(server: Server) -> None:
     wait_for(lambda: "/calendar/" in server.logs[0].read_text(), 10, "the feed request logged")
     access = server.logs[0].read_text()
     assert access.count("[redacted]") >= 6, access  # the log is real and holds the tokened requests
+    personal = [CITIZEN["email"], CITIZEN["name"], CITIZEN["phone"], "+79123456789"]
     for log in server.logs:
         text = log.read_text(errors="replace")
         for token in tokens:
             assert token not in text, f"a token is in {log.name}"
+        for detail in personal:  # the citizen's details travel in bodies, never in a logged line
+            assert detail not in text, f"{detail!r} is in {log.name}"
 
 
 def test_the_development_server_log_holds_no_token(fresh_database_url: str, tmp_path: Path) -> None:
