@@ -1,4 +1,4 @@
-"""Which bookings this browser may manage: proofs of the manage token kept in the signed session."""
+"""What this browser may see: proofs of manage tokens and the personal page's email, kept in the sealed session."""
 
 from __future__ import annotations
 
@@ -9,9 +9,19 @@ from booking.codes import normalise_code, tokens_match
 from booking.models import Booking
 from scheduler.extensions import db
 
+# Everything the session holds for a citizen: the personal page's proven email, the bookings' manage
+# tokens, the tickets' link tokens (booking.tickets) and the booking waiting for its confirmation code.
+CITIZEN_SESSION_KEYS = ("citizen_email", "manage", "tickets", "pending_booking")
+
+
+def forget_citizen() -> None:
+    """End every grant this browser holds (the personal page's "Leave"); language and staff sign-in stay."""
+    for key in CITIZEN_SESSION_KEYS:
+        session.pop(key, None)
+
 
 def grant_manage(code: str, token: str) -> None:
-    """Remember in the (signed) session that this browser holds the booking's manage token."""
+    """Remember in the (sealed) session that this browser holds the booking's manage token."""
     grants = dict(session.get("manage", {}))
     grants[code] = token
     session["manage"] = grants
