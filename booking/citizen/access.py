@@ -28,13 +28,21 @@ def grant_manage(code: str, token: str) -> None:
 
 
 def managed_booking(code: str) -> Booking:
-    """The booking, if this browser has proved it holds the manage token; 404 otherwise.
+    """The booking, if this browser has proved it holds the manage token or the booking's email; 404 otherwise.
 
-    A wrong token and an unknown code look the same, so codes cannot be probed.
+    The personal page proves the email (its link was sent there), which is what a manage link proves
+    too, so it opens every booking of that email without copying their tokens into the session: the
+    cookie stays small however many bookings the citizen has. A wrong token and an unknown code look
+    the same, so codes cannot be probed.
     """
     code = normalise_code(code)
     booking = db.session.scalar(select(Booking).where(Booking.code == code))
+    if booking is None:
+        abort(404)
+    email = session.get("citizen_email")
+    if email and email == booking.citizen_email:
+        return booking
     token = session.get("manage", {}).get(code) or ""
-    if booking is None or not tokens_match(token, booking.manage_token_hash):
+    if not tokens_match(token, booking.manage_token_hash):
         abort(404)
     return booking

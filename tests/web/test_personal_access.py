@@ -64,6 +64,21 @@ def test_the_emailed_link_opens_the_page_once(app: Flask, client: FlaskClient, s
     assert all(b.code in other.get("/me").get_data(as_text=True) for b in bookings)
 
 
+def test_the_personal_page_opens_each_booking_without_copying_tokens_into_the_session(
+        app: Flask, client: FlaskClient, session: Any) -> None:
+    """The proven email is the grant: the cookie does not grow with the number of bookings."""
+    bookings = two_bookings(app, session)
+    open_personal_page(client, session, EMAIL)
+    assert all(client.get(f"/manage/{b.code}").status_code == 200 for b in bookings)
+    with client.session_transaction() as held:
+        assert held["citizen_email"] == EMAIL and "manage" not in held
+    stranger = app.test_client()
+    open_personal_page(stranger, session, EMAIL)
+    with stranger.session_transaction() as held:
+        held["citizen_email"] = "someone.else@example.org"  # even a (sealed) session for another email
+    assert all(stranger.get(f"/manage/{b.code}").status_code == 404 for b in bookings)
+
+
 def test_a_used_link_page_speaks_the_chosen_language(app: Flask, client: FlaskClient, session: Any) -> None:
     two_bookings(app, session)
     path = open_personal_page(client, session, EMAIL)

@@ -63,6 +63,8 @@ def test_the_session_cookie_reveals_no_email_or_grant(app: Flask, client: FlaskC
     open_personal_page(client, session, booking.citizen_email)
     page = client.get("/me")
     assert page.status_code == 200 and booking.code in page.get_data(as_text=True)
+    # A manage link from an email, traded for a grant in the session.
+    assert client.get(f"/manage/{booking.code}?token={manage_token_for(booking, app.config)}").status_code == 302
     with client.session_transaction() as held:  # opened with the key: the email and the grant are there
         assert held["citizen_email"] == booking.citizen_email and booking.code in held["manage"]
 
@@ -79,7 +81,7 @@ def test_a_cookie_from_one_node_opens_on_another_sharing_the_key(app: Flask, cli
     setup = bookable_setup(session)
     booking = confirmed(session, setup, 10)
     open_personal_page(client, session, booking.citizen_email)
-    client.get("/me")
+    client.get(f"/manage/{booking.code}?token={manage_token_for(booking, app.config)}")
     cookie = session_cookie(client)
 
     def opened_by(**overrides: Any) -> dict[str, Any]:
