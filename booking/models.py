@@ -202,7 +202,7 @@ class ApiKey(Base):
 
 
 class CitizenLink(Base):
-    """A magic link to a citizen's personal page, sent to their email; only its hash is kept."""
+    """A magic link to a citizen's personal page, sent to their email; only its hash is kept. It works once."""
 
     __tablename__ = "citizen_links"
 
@@ -211,3 +211,4 @@ class CitizenLink(Base):
     email: Mapped[str] = mapped_column(String(254), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
     register_blueprints(app)
     register_errors(app)
     register_security_headers(app)
+    register_sealed_sessions(app)
     register_commands(app)
     register_templating(app)
     return app
@@ -72,6 +73,13 @@ def register_log_redaction() -> None:
 
 def register_security_headers(app: Flask) -> None:
     from scheduler.security_headers import register_security_headers as register
+
+    register(app)
+
+
+def register_sealed_sessions(app: Flask) -> None:
+    """The session cookie sealed, not just signed: it holds a citizen's email and manage grants."""
+    from scheduler.sessions import register_sealed_sessions as register
 
     register(app)
 

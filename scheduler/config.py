@@ -150,6 +150,8 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "OKNO_ENV": environment,
         "TESTING": environment == "testing",
         "SECRET_KEY": secret_key,
+        # Previous keys, comma-separated: they still open sessions and sealed data, never seal (rotation).
+        "SECRET_KEY_FALLBACKS": [k.strip() for k in env.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()],
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_DATABASE_URI_EXPLICIT": bool(env.get("DATABASE_URL")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

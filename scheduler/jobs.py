@@ -193,11 +193,12 @@ def run_outbox_delivery() -> int:
     from scheduler.db import utcnow
     from scheduler.extensions import db
     from scheduler.mail.delivery import LeaseKeeper, RetryPolicy, deliver_due, transport_from_config
+    from scheduler.mail.models import mail_sealer
 
     config = current_app.config
     policy = RetryPolicy.from_config(config)
     report = deliver_due(db.session, transport_from_config(config), config["MAIL_FROM"], utcnow, policy,
-                         keeper=LeaseKeeper(db.engine, policy))
+                         keeper=LeaseKeeper(db.engine, policy), sealer=mail_sealer(config))
     return report.sent
 
 

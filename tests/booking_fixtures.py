@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from scheduler.db import utcnow
 from scheduler.departments.models import Department, Location, Topic
 from scheduler.experts.models import Expert
+from scheduler.mail.compose import read_content
 from scheduler.mail.models import OutboxMessage
 from scheduler.schedules.models import Channel
 from tests.factories import add_reception_day, add_weekly, make_department, make_expert, make_location, make_topic
@@ -70,7 +71,7 @@ def last_code_email(session: Any, to: str) -> str:
         .order_by(OutboxMessage.id.desc())
     ).first()
     assert message is not None, "no code email was written"
-    match = re.search(r"\b(\d{6})\b", message.text_body)
+    match = re.search(r"\b(\d{6})\b", read_content(message).text_body)
     assert match
     return match.group(1)
 

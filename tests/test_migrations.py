@@ -95,4 +95,33 @@ def test_audit_entries_get_the_department_of_the_record_they_name(
         # an expert's and a user's entry: their department; a department's: itself; an API key's and a
         # vanished record's: none (admins only)
         assert found == {1: 2, 2: 2, 3: 1, 4: None, 5: None}
+def test_upgrade_seals_the_bodies_of_unsent_mail_and_drops_those_of_sent_mail(
+    fresh_database_url: str, tmp_path: Path, restore_jobs: None
+) -> None:
+    from sqlalchemy import text
+
+    from scheduler.mail.models import MailContent, mail_sealer
+
+    migrated = create_app(app_config(fresh_database_url, tmp_path), instance_path=str(tmp_path))
+    with migrated.app_context():
+        upgrade(revision="9947a7e394f5")  # the outbox with bodies in clear
+        with db.engine.begin() as connection:
+            for id_, status in ((1, "pending"), (2, "sent"), (3, "failed")):
+                connection.execute(text(
+                    "INSERT INTO outbox_messages (id, created_at, message_id, to_address, subject, text_body, "
+                    "html_body, attachments, template, status, attempts, next_attempt_at, last_error) VALUES "
+                    f"({id_}, CURRENT_TIMESTAMP, '<{id_}@okno>', 'anna@example.org', 'S', "
+                    f"'https://okno.example.org/me/secret-token-{id_}', '<p>html</p>', "
+                    "'[{\"filename\": \"invite.ics\", \"content_type\": \"text/calendar\", \"data\": \"QkVHSU4=\"}]', "
+                    f"'citizen_link', '{status}', 0, CURRENT_TIMESTAMP, '')"))
+        upgrade()
+        with db.engine.connect() as connection:
+            rows = dict(connection.execute(text("SELECT id, sealed_body FROM outbox_messages")).all())
+            dump = " ".join(str(v) for row in connection.execute(text("SELECT * FROM outbox_messages")) for v in row)
+        assert rows[2] is None and "secret-token" not in dump
+        sealer = mail_sealer(migrated.config)
+        for id_ in (1, 3):
+            content = MailContent.open(rows[id_], sealer)
+            assert content.text_body == f"https://okno.example.org/me/secret-token-{id_}"
+            assert content.html_body == "<p>html</p>" and content.attachments[0]["data"] == "QkVHSU4="
         db.engine.dispose()

@@ -23,22 +23,20 @@ Follows the IETF draft "The Idempotency-Key HTTP Header Field" (draft-ietf-httpa
   serialised (``BEGIN IMMEDIATE``) so the second finds the row. If the answer is still not
   readable, the second gets 409 ``idempotency_in_progress``.
 - Answers expire after 24 hours: a periodic job purges them and an expired key is free again.
-  Their bodies carry personal data and manage links, so they are sealed (Fernet, keyed from
+  Their bodies carry personal data and manage links, so they are sealed (``scheduler.sealing``, keyed from
   SECRET_KEY) and never kept longer than that.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
 from flask import Response, after_this_request, current_app, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -55,6 +53,7 @@ from scheduler.db import Base, UTCDateTime, utcnow
 from scheduler.errors import ErrorCode
 from scheduler.extensions import db
 from scheduler.privacy.policy import IDEMPOTENT_ANSWERS_LIFETIME
+from scheduler.sealing import Sealer, Unreadable, sealer_for
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -159,9 +158,11 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 # --- sealing the stored answer --------------------------------------------------------------------------------
 
-def _fernet(secret_key: str) -> Fernet:
-    raw = hmac.new(secret_key.encode("utf-8"), b"okno idempotent answers", hashlib.sha256).digest()
-    return Fernet(base64.urlsafe_b64encode(raw))
+SEAL_PURPOSE = "idempotent answers"
+
+
+def answer_sealer(config: Mapping[str, Any]) -> Sealer:
+    return sealer_for(config, SEAL_PURPOSE)
 
 
 @dataclass(frozen=True)
@@ -180,18 +181,18 @@ class StoredAnswer:
         return response
 
 
-def record_answer(row: IdempotentRequest, response: Response, secret_key: str) -> None:
+def record_answer(row: IdempotentRequest, response: Response, sealer: Sealer) -> None:
     row.status_code = response.status_code
     row.content_type = response.headers.get("Content-Type", "")[:200]
     row.location = response.headers.get("Location", "")[:500]
-    row.sealed_body = _fernet(secret_key).encrypt(response.get_data()).decode("ascii")
+    row.sealed_body = sealer.seal(response.get_data())
 
 
-def stored_answer(row: IdempotentRequest, secret_key: str) -> StoredAnswer | None:
-    """The answer, or None when it cannot be opened (the secret key changed since)."""
+def stored_answer(row: IdempotentRequest, sealer: Sealer) -> StoredAnswer | None:
+    """The answer, or None when it cannot be opened (the secret key changed since, with no fallback)."""
     try:
-        body = _fernet(secret_key).decrypt(row.sealed_body.encode("ascii"))
-    except InvalidToken:
+        body = sealer.open(row.sealed_body)
+    except Unreadable:
         return None
     assert row.status_code is not None
     return StoredAnswer(row.status_code, row.content_type, row.location, body)
@@ -214,19 +215,19 @@ def _find(session: Session, caller: str, key: str) -> IdempotentRequest | None:
                                                           IdempotentRequest.key == key))
 
 
-def _answer_of(row: IdempotentRequest, print_: str, secret_key: str) -> StoredAnswer:
+def _answer_of(row: IdempotentRequest, print_: str, sealer: Sealer) -> StoredAnswer:
     if not hmac.compare_digest(row.fingerprint, print_):
         raise key_reused()
     if row.status_code is None:
         raise in_progress()
-    answer = stored_answer(row, secret_key)
+    answer = stored_answer(row, sealer)
     if answer is None:
         raise key_reused()  # it was used, but its answer can no longer be read: never run it twice
     return answer
 
 
 def claim(session: Session, caller: str, key: str, print_: str, now: datetime,
-          secret_key: str) -> IdempotentRequest | StoredAnswer:
+          sealer: Sealer) -> IdempotentRequest | StoredAnswer:
     """The earlier answer to replay, or this request's claim on the key (a row without an answer yet).
 
     The claim is flushed at once, so a concurrent request with the same key stops at the unique
@@ -236,7 +237,7 @@ def claim(session: Session, caller: str, key: str, print_: str, now: datetime,
     row = _find(session, caller, key)
     if row is not None:
         if row.created_at > now - LIFETIME:
-            return _answer_of(row, print_, secret_key)
+            return _answer_of(row, print_, sealer)
         # Expired and not purged yet: the key is free again. A statement, not the ORM's delete: a
         # concurrent retry may have deleted it first, and then this one simply matches nothing.
         session.execute(delete(IdempotentRequest).where(IdempotentRequest.id == row.id))
@@ -250,16 +251,16 @@ def claim(session: Session, caller: str, key: str, print_: str, now: datetime,
         winner = _find(session, caller, key)
         if winner is None:
             raise in_progress() from None
-        return _answer_of(winner, print_, secret_key)
+        return _answer_of(winner, print_, sealer)
     return row
 
 
 def store_refusal(session: Session, caller: str, key: str, print_: str, now: datetime,
-                  response: Response, secret_key: str) -> None:
+                  response: Response, sealer: Sealer) -> None:
     """Keep a client error's answer in a transaction of its own (the request's work is rolled back)."""
     session.rollback()
     row = IdempotentRequest(caller=caller, key=key, fingerprint=print_, created_at=now)
-    record_answer(row, response, secret_key)
+    record_answer(row, response, sealer)
     session.add(row)
     try:
         session.commit()
@@ -285,10 +286,10 @@ def idempotent(view: Callable[..., ResponseReturnValue]) -> Callable[..., Respon
         if caller is None:
             return view(*args, **kwargs)
         key = parse_key(header)
-        secret_key = str(current_app.config["SECRET_KEY"])
+        sealer = answer_sealer(current_app.config)
         now = utcnow()
         print_ = fingerprint(request.method, request.path, raw_body())
-        claimed = claim(db.session, caller, key, print_, now, secret_key)
+        claimed = claim(db.session, caller, key, print_, now, sealer)
         if isinstance(claimed, StoredAnswer):
             return claimed.response()
         row_id = claimed.id
@@ -298,9 +299,9 @@ def idempotent(view: Callable[..., ResponseReturnValue]) -> Callable[..., Respon
             if 200 <= response.status_code < 300:
                 row = db.session.get(IdempotentRequest, row_id)
                 if row is not None:  # committed with the work by the transaction boundary
-                    record_answer(row, response, secret_key)
+                    record_answer(row, response, sealer)
             elif response.status_code in STORED_ERRORS:
-                store_refusal(db.session, caller, key, print_, now, response, secret_key)
+                store_refusal(db.session, caller, key, print_, now, response, sealer)
             return response
 
         return view(*args, **kwargs)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from booking.citizen.access import grant_manage
+from booking.citizen.access import forget_citizen
 from booking.citizen.forms import PersonalLinkForm
 from booking.citizen.limits import email_key, per_address_limit, per_person_limit
 from booking.citizens import normalise_email_address
 from booking.codes import display_code, new_token, token_hash
-from booking.links import manage_token_for, personal_url
+from booking.links import personal_url
+from booking.magic_links import use_citizen_link
 from booking.models import Booking, CitizenLink
 from booking.tickets.services import citizen_tickets
 from scheduler.db import utcnow
@@ -68,15 +69,27 @@ def _send_link(email: str) -> None:
 
 
 def personal_link(token: str) -> ResponseReturnValue:
-    link = db.session.scalar(select(CitizenLink).where(CitizenLink.token_hash == token_hash(token)))
-    if link is None or link.expires_at <= utcnow():
-        abort(404)
-    session["citizen_email"] = link.email
+    """Open the personal page with an emailed link: once, before it expires; the session then carries the access.
+
+    A link used already, expired or unknown shows the request form with a note, to send a new one;
+    the same browser reopening the link it used goes straight to the page.
+    """
+    email = use_citizen_link(db.session, token, utcnow())
+    if email is None:
+        if session.get("citizen_email") and session.get("citizen_email") == _link_email(token):
+            return redirect(url_for("citizen.personal"))
+        return render_template("citizen/personal_request.html", form=PersonalLinkForm(), link_gone=True), 410
+    forget_citizen()  # a new visitor on this browser: nothing of the previous one carries over
+    session["citizen_email"] = email
     return redirect(url_for("citizen.personal"))
 
 
+def _link_email(token: str) -> str | None:
+    return db.session.scalar(select(CitizenLink.email).where(CitizenLink.token_hash == token_hash(token)))
+
+
 def personal_leave() -> ResponseReturnValue:
-    session.pop("citizen_email", None)
+    forget_citizen()
     return redirect(url_for("web.index"))
 
 
@@ -84,8 +97,6 @@ def _personal_page(email: str) -> ResponseReturnValue:
     bookings = db.session.scalars(
         select(Booking).where(Booking.citizen_email == email).order_by(Booking.starts_at.desc())
     ).all()
-    # The page is proof of the email, which is what the manage links prove too.
-    for booking in bookings:
-        grant_manage(booking.code, manage_token_for(booking, current_app.config))
+    # The session's proven email opens each booking's manage page (booking.citizen.access): no tokens copied.
     return render_template("citizen/personal.html", bookings=bookings, display_code=display_code, now=utcnow(),
                            tickets=citizen_tickets(db.session, email))

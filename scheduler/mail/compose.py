@@ -11,7 +11,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
-from scheduler.mail.models import OutboxMessage
+from scheduler.mail.models import MailContent, OutboxMessage, mail_sealer
 
 
 @dataclass(frozen=True)
@@ -51,19 +51,18 @@ def queue_email(
     """Render ``templates/email/<template>.{subject,txt,html}`` and add the message to the session.
 
     Nothing is sent here: the worker delivers it after the caller's transaction commits,
-    so a rolled-back change never emails anyone.
+    so a rolled-back change never emails anyone. The body is stored sealed (see the model).
     """
     with force_locale(locale):
         subject = render_template(f"email/{template}.subject.txt", **context).strip()
         text_body = render_template(f"email/{template}.txt", **context)
         html_body = render_template(f"email/{template}.html", **context)
+    content = MailContent(text_body, html_body, [a.to_json() for a in attachments or []])
     message = OutboxMessage(
         message_id=_message_id(),
         to_address=to,
         subject=" ".join(subject.split()),
-        text_body=text_body,
-        html_body=html_body,
-        attachments=[a.to_json() for a in attachments or []],
+        sealed_body=content.seal(mail_sealer(current_app.config)),
         template=template,
     )
     session.add(message)
@@ -74,3 +73,8 @@ def queue_email(
 def mark_outbox_written(session: Session) -> None:
     """Remember that this transaction wrote mail, so the worker is nudged after commit."""
     session.info["outbox_written"] = True
+
+
+def read_content(message: OutboxMessage) -> MailContent:
+    """The body of a queued message, opened with the application's keys (for pages and checks)."""
+    return message.content(mail_sealer(current_app.config))

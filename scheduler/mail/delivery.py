@@ -16,12 +16,14 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Protocol
 
+from flask import current_app
 from sqlalchemy import ColumnElement, Engine, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from scheduler.db import utcnow
-from scheduler.mail.models import OutboxMessage, OutboxStatus
+from scheduler.mail.models import OutboxMessage, OutboxStatus, mail_sealer
+from scheduler.sealing import Sealer, Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +32,22 @@ class Transport(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
 
-def build_email(row: OutboxMessage, sender: str) -> EmailMessage:
-    """A multipart/alternative text + HTML message, with inline calendar parts and attachments."""
+def build_email(row: OutboxMessage, sender: str, sealer: Sealer) -> EmailMessage:
+    """A multipart/alternative text + HTML message, with inline calendar parts and attachments.
+
+    ``Unreadable`` when the body cannot be opened (delivered already, or sealed with a dropped key).
+    """
+    content = row.content(sealer)
     message = EmailMessage()
     message["Subject"] = row.subject
     message["From"] = sender
     message["To"] = row.to_address
     message["Message-ID"] = row.message_id
     message["Date"] = formatdate(row.created_at.timestamp(), localtime=False)
-    message.set_content(row.text_body)
-    if row.html_body:
-        message.add_alternative(row.html_body, subtype="html")
-    for item in row.attachments or []:
+    message.set_content(content.text_body)
+    if content.html_body:
+        message.add_alternative(content.html_body, subtype="html")
+    for item in content.attachments:
         data = base64.b64decode(item["data"])
         maintype, subtype = item["content_type"].split("/", 1)
         params: dict[str, str] = item.get("params") or {}
@@ -290,6 +296,7 @@ def deliver_due(
     *,
     keeper: LeaseKeeper | None = None,
     limit: int = 50,
+    sealer: Sealer | None = None,
 ) -> DeliveryReport:
     """Send up to ``limit`` due messages; record each success, or schedule a retry with backoff.
 
@@ -297,8 +304,10 @@ def deliver_due(
     waits out its lease behind others, and a killed worker strands only the one it was sending.
     ``now`` is an instant (tests) or a clock (the worker: each lease starts when it is taken). No
     transaction is open while the SMTP server answers, and with a ``keeper`` the lease is renewed
-    meanwhile, so a slow send keeps its message.
+    meanwhile, so a slow send keeps its message. Bodies are opened with ``sealer`` (by default the
+    application's keys) and dropped from the table once delivered.
     """
+    sealer = sealer or mail_sealer(current_app.config)
     clock: Callable[[], datetime] = now if callable(now) else (lambda: now)
     report = DeliveryReport()
     for _ in range(limit):
@@ -311,7 +320,17 @@ def deliver_due(
             session.rollback()
             continue
         try:
-            email = build_email(row, sender)
+            email = build_email(row, sender, sealer)
+        except Unreadable:
+            # Sealed under a key no longer configured: give up visibly, keeping the sealed body, so
+            # that restoring the key (as SECRET_KEY_FALLBACKS) and requeueing still delivers it.
+            row.attempts += 1
+            row.status, row.lease_until = OutboxStatus.FAILED, None
+            row.last_error = "cannot open the message: it was sealed with a key that is no longer configured"
+            session.commit()
+            report.failed += 1
+            log.error("outbox message %s cannot be opened with the configured keys; given up", message_id)
+            continue
         except (KeyError, TypeError, ValueError) as exc:
             # A stored message that cannot be built never will be: give up at once, visibly, rather than
             # claim it again every lease at the head of the queue.
@@ -346,6 +365,7 @@ def _record_attempt(row: OutboxMessage, error: str, now: datetime, policy: Retry
         row.status = OutboxStatus.SENT
         row.sent_at = now
         row.last_error = ""
+        row.sealed_body = None  # delivered: nothing left to read, even sealed
         report.sent += 1
         return
     row.last_error = error

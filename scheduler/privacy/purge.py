@@ -43,7 +43,7 @@ def purge_outbox(session: Session, ids: Sequence[int], now: datetime) -> int:
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.anonymised_at.is_(None))
-        .values(to_address="", subject=PLACEHOLDER, text_body="", html_body=None, attachments=[],
+        .values(to_address="", subject=PLACEHOLDER, sealed_body=None,
                 last_error="", anonymised_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -7,7 +7,7 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from icalendar import Calendar
 from sqlalchemy import select
 
@@ -16,7 +16,7 @@ from booking.notifications import send_cancelled, send_confirmed, send_reschedul
 from booking.services import cancel_booking, reschedule_booking
 from scheduler.audit import Actor
 from scheduler.mail.delivery import build_email
-from scheduler.mail.models import OutboxMessage
+from scheduler.mail.models import OutboxMessage, mail_sealer
 from tests.booking_fixtures import bookable_setup
 from tests.integration.test_workspace_services import confirmed
 
@@ -27,7 +27,8 @@ def invitation_in(session: Any, template: str) -> tuple[Any, str]:
     """The VEVENT of the email's text/calendar part, and the part's method parameter."""
     row = session.scalars(select(OutboxMessage).where(OutboxMessage.template == template)).one()
     # as it travels: serialised for SMTP (CRLF line ends), then read back
-    sent = build_email(row, "okno <no-reply@okno.example.org>").as_bytes(policy=policy.SMTP)
+    built = build_email(row, "okno <no-reply@okno.example.org>", mail_sealer(current_app.config))
+    sent = built.as_bytes(policy=policy.SMTP)
     email = message_from_bytes(sent, policy=policy.default)
     parts = [p for p in email.walk() if p.get_content_type() == "text/calendar"]
     assert parts, "no text/calendar part"

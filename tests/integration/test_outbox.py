@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,7 @@ from scheduler.mail.delivery import (
     deliver_due,
     next_due_at,
 )
-from scheduler.mail.models import OutboxMessage, OutboxStatus
+from scheduler.mail.models import MailContent, OutboxMessage, OutboxStatus, mail_sealer
 from tests.processes import wait_for
 from tests.smtp_server import RecordingHandler, smtp_server
 
@@ -214,7 +214,7 @@ def test_a_slow_send_keeps_its_lease_and_is_sent_once(app: Flask, own_engine: En
         def first_worker() -> None:
             with Session(own_engine) as own:
                 reports.append(deliver_due(own, transport, SENDER, utcnow, policy,
-                                           keeper=LeaseKeeper(own_engine, policy)))
+                                           keeper=LeaseKeeper(own_engine, policy), sealer=mail_sealer(app.config)))
 
         first = threading.Thread(target=first_worker)
         first.start()
@@ -255,7 +255,8 @@ def test_a_message_that_cannot_be_built_is_given_up_without_blocking_the_rest(se
     broken = queue_test_message(session, to="broken@example.org")
     queue_test_message(session, to="fine@example.org")
     session.commit()
-    broken.attachments = [{"filename": "x", "content_type": "no-slash", "data": ""}]  # stored by an older version
+    damaged = MailContent("text", None, [{"filename": "x", "content_type": "no-slash", "data": ""}])
+    broken.sealed_body = damaged.seal(mail_sealer(current_app.config))  # stored by an older version
     session.commit()
     report = deliver_due(session, transport, SENDER, utcnow(), POLICY)
     assert (report.failed, report.sent) == (1, 1)

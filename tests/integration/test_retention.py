@@ -155,11 +155,11 @@ def citizen_everywhere(app: Flask, session: Any, client: Any) -> dict[str, Any]:
         while deliver_due(session, transport, SENDER, datetime.now().astimezone(), MAIL_POLICY).sent:
             pass
         assert len(handler.messages) >= 4  # the code, the confirmation, the API hold's code, the link
+        delivered = "\n".join(str(message.get_body(("plain",)).get_content()) for message in handler.messages)
     assert set(session.scalars(select(OutboxMessage.status))) == {OutboxStatus.SENT}
     session.commit()
 
-    link_body = session.scalar(select(OutboxMessage.text_body).where(OutboxMessage.template == "citizen_link"))
-    link_token = re.search(r"/me/([A-Za-z0-9_\-]+)", link_body or "")
+    link_token = re.search(r"/me/([A-Za-z0-9_\-]+)", delivered)  # delivered mail keeps no body in the outbox
     assert link_token is not None
     session.refresh(booking)
     session.refresh(ticket)
@@ -277,7 +277,7 @@ def test_mail_is_purged_only_a_period_after_delivery_or_giving_up(app: Flask, se
         "pending@example.org", "sending@example.org", "fresh@example.org"}
     for status in (OutboxStatus.SENT, OutboxStatus.FAILED):
         row = session.get(OutboxMessage, rows[status].id)
-        assert (row.text_body, row.html_body, row.attachments, row.status) == ("", None, [], status)
+        assert (row.to_address, row.sealed_body, row.status) == ("", None, status)
 
 
 def test_the_cli_prints_what_is_due_and_what_it_did_per_kind(app: Flask, session: Any, time_machine: Any) -> None:

@@ -21,6 +21,7 @@ from scheduler.audit import Actor, AuditEntry
 from scheduler.auth.models import Role
 from scheduler.config import normalise_database_url
 from scheduler.errors import DomainError
+from scheduler.mail.compose import read_content
 from scheduler.mail.models import OutboxMessage
 from tests.booking_fixtures import MOSCOW, bookable_setup
 from tests.factories import make_department
@@ -66,7 +67,7 @@ def test_opening_numbers_the_ticket_sets_its_due_time_and_tells_the_citizen(sess
     assert [e.kind for e in ticket.events] == ["opened"]
     [mail] = mails(session, "ticket_opened")
     assert mail.to_address == ticket.booking.citizen_email
-    assert f"/tickets/{ticket.number}?token=" in mail.text_body
+    assert f"/tickets/{ticket.number}?token=" in read_content(mail).text_body
     token = services.citizen_token(CONFIG["SECRET_KEY"], ticket)
     assert services.citizen_token_matches(ticket, token)
     assert not services.citizen_token_matches(ticket, token[:-1] + "x")
@@ -142,8 +143,8 @@ def test_the_whole_life_of_a_ticket_open_work_answer_reject_answer_confirm(
     services.answer(session, ticket, "Замена плиты согласована.", expert_actor, MONDAY + timedelta(hours=5), CONFIG)
     assert ticket.status == TicketStatus.ANSWERED
     [answered] = mails(session, "ticket_answered")
-    assert "Замена плиты согласована." in answered.text_body
-    assert f"/tickets/{ticket.number}?token=" in answered.text_body
+    assert "Замена плиты согласована." in read_content(answered).text_body
+    assert f"/tickets/{ticket.number}?token=" in read_content(answered).text_body
     with pytest.raises(DomainError):
         services.reject_answer(session, ticket, "  ", CITIZEN, MONDAY + timedelta(days=1))
     services.reject_answer(session, ticket, "Не указан срок замены", CITIZEN, MONDAY + timedelta(days=1))

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from booking.apikeys import api_key_cli, create_key, revoke_key, verify_key
 from booking.models import ApiKey, Booking, BookingStatus
 from scheduler.audit import Actor, AuditEntry
+from scheduler.mail.compose import read_content
 from scheduler.mail.models import OutboxMessage
 from scheduler.schedules.models import Channel
 from tests.booking_fixtures import bookable_setup, two_office_setup
@@ -163,7 +164,7 @@ def test_partner_books_a_confirmed_consultation(client: Any, session: Any, setup
     assert {e.actor_type for e in booking.events} == {"partner"}
     mail = session.scalars(select(OutboxMessage).where(OutboxMessage.template == "booking_confirmed")).one()
     assert mail.to_address == CITIZEN["email"]
-    assert any(a["content_type"] == "text/calendar" for a in mail.attachments)
+    assert any(a["content_type"] == "text/calendar" for a in read_content(mail).attachments)
     audit = session.scalars(select(AuditEntry).where(AuditEntry.entity_id == booking.code)).all()
     assert audit and all(CITIZEN["email"] not in json.dumps(a.changes) + a.actor_label for a in audit)
 

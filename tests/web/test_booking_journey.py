@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from booking.models import Booking, BookingStatus
+from scheduler.mail.compose import read_content
 from scheduler.mail.models import OutboxMessage
 from tests.booking_fixtures import CITIZEN_FORM, bookable_setup, last_code_email
 from tests.helpers import csrf_token
@@ -51,8 +52,8 @@ def test_citizen_books_confirms_reschedules_and_cancels(client: Any, session: An
     session.refresh(booking)
     assert booking.status == BookingStatus.CONFIRMED
     mail = session.scalars(select(OutboxMessage).where(OutboxMessage.template == "booking_confirmed")).one()
-    assert any(a["content_type"] == "text/calendar" for a in mail.attachments)
-    manage_link = re.search(r"(/manage/\w+\?token=[\w-]+)", mail.text_body).group(1)
+    assert any(a["content_type"] == "text/calendar" for a in read_content(mail).attachments)
+    manage_link = re.search(r"(/manage/\w+\?token=[\w-]+)", read_content(mail).text_body).group(1)
 
     # The slot is gone for everybody else.
     slots = client.get("/api/v1/slots", query_string={"topic": "stove", "channel": "video",

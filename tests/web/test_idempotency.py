@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from booking.api.idempotency import IdempotentRequest, StoredAnswer, stored_answer
+from booking.api.idempotency import SEAL_PURPOSE, IdempotentRequest, StoredAnswer, answer_sealer, stored_answer
 from booking.apikeys import create_key
 from booking.jobs import purge_idempotent_answers
 from booking.models import Booking
@@ -20,6 +20,7 @@ from booking.tickets.models import Ticket
 from scheduler.audit import Actor
 from scheduler.db import utcnow
 from scheduler.mail.models import OutboxMessage
+from scheduler.sealing import Sealer
 from tests.ticket_fixtures import completed_booking
 from tests.web.test_api_bookings import CITIZEN, bearer, book, booking_body, other_citizen, post_booking, token_of
 from tests.web.test_openapi import assert_documented
@@ -268,9 +269,13 @@ def test_stored_answers_are_sealed(app: Any, client: Any, session: Any, setup: A
     assert row.status_code == 201 and row.location == f"/api/v1/bookings/{created['code']}"
     for secret in (token_of(created), CITIZEN["email"], "Смирнова"):
         assert secret not in row.sealed_body
-    opened = stored_answer(row, app.config["SECRET_KEY"])
+    opened = stored_answer(row, answer_sealer(app.config))
     assert isinstance(opened, StoredAnswer) and opened.body == first.get_data()
-    assert stored_answer(row, "another-secret-key-" * 3) is None
+    assert stored_answer(row, Sealer(["another-secret-key-" * 3], SEAL_PURPOSE)) is None
+    # After a rotation the old key, kept as a fallback, still opens it.
+    rotated = {"SECRET_KEY": "a-new-secret-key-" * 3, "SECRET_KEY_FALLBACKS": [app.config["SECRET_KEY"]]}
+    reopened = stored_answer(row, answer_sealer(rotated))
+    assert reopened is not None and reopened.body == first.get_data()
 
 
 def test_answers_expire_after_24_hours(client: Any, session: Any, setup: Any, partner: tuple[int, str],

@@ -18,6 +18,7 @@ from booking.apikeys import create_key
 from booking.tickets.models import Ticket
 from scheduler.audit import Actor
 from scheduler.auth.models import Role
+from scheduler.mail.compose import read_content
 from scheduler.mail.models import OutboxMessage
 from tests.booking_fixtures import bookable_setup
 from tests.helpers import login, make_user
@@ -62,7 +63,7 @@ def test_a_partner_opens_a_followup_for_its_booking_and_reads_it(client: FlaskCl
     assert_documented(read, "GET", TICKET)
 
     mail = session.scalar(select(OutboxMessage).where(OutboxMessage.template == "ticket_opened"))
-    link = next(word for word in mail.text_body.split() if "/tickets/" in word)
+    link = next(word for word in read_content(mail).text_body.split() if "/tickets/" in word)
     token = parse_qs(urlsplit(link).query)["token"][0]
     by_token = client.get(TICKET.format(number=body["number"]), query_string={"token": token})
     assert by_token.status_code == 200 and by_token.get_json()["number"] == body["number"]

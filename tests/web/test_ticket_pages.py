@@ -16,6 +16,7 @@ from sqlalchemy.orm import object_session
 from booking.tickets.models import Ticket, TicketStatus
 from scheduler.auth.models import Role
 from scheduler.db import utcnow
+from scheduler.mail.compose import read_content
 from scheduler.mail.models import OutboxMessage
 from tests.booking_fixtures import bookable_setup
 from tests.factories import make_department
@@ -82,9 +83,9 @@ def test_journey_5_open_answer_reject_answer_confirm_with_emails(client: FlaskCl
     assert post_on_ticket(client, ticket, "answer", answer="Замену согласуем до 1 декабря.").status_code == 302
     assert ticket.status == TicketStatus.ANSWERED
     answer_mail = last_mail(session, "ticket_answered")
-    assert answer_mail.to_address == booking.citizen_email and "Замену согласуем" in answer_mail.text_body
-    link = LINK_RE.search(answer_mail.text_body)
-    assert link, answer_mail.text_body
+    assert answer_mail.to_address == booking.citizen_email and "Замену согласуем" in read_content(answer_mail).text_body
+    link = LINK_RE.search(read_content(answer_mail).text_body)
+    assert link, read_content(answer_mail).text_body
 
     citizen = client.application.test_client()
     entered = citizen.get(link.group(1))
