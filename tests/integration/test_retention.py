@@ -186,8 +186,10 @@ def test_past_every_period_no_trace_of_the_citizen_is_left_and_the_figures_stand
     needles = citizen_everywhere["needles"]
     day = citizen_everywhere["day"]
     before = traces(session, needles)
-    # The scan sees every value while it is kept (so an empty result below means gone, not missed).
-    assert {what for what, _table, _column in before} == set(needles)
+    # The scan sees every value while it is kept (so an empty result below means gone, not missed);
+    # the link secrets themselves are never kept in clear (only their hashes; mail bodies are sealed).
+    never_in_clear = {"manage token", "ticket token", "link token"}
+    assert {what for what, _table, _column in before} == set(needles) - never_in_clear
     assert {"bookings", "booking_notes", "tickets", "ticket_events", "reception_waiting", "outbox_messages",
             "citizen_links"} <= {table for _what, table, _column in before}
 
