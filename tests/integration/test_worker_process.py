@@ -58,11 +58,11 @@ def test_worker_delivers_on_commit_and_survives_a_kill(fresh_database_url: str, 
                 try:
                     wait_for(lambda: len(handler.messages) == 2, timeout=STARTUP_SECONDS)
                     queue(3)  # delivered by the nudge, well before the minute sweep
-                    wait_for(lambda: len(handler.messages) == 5, timeout=15)
+                    wait_for(lambda: len(handler.messages) == 5, timeout=STARTUP_SECONDS)
                     # Killed once every delivery is recorded. (Killed between the SMTP server's
                     # acceptance and that record, a message is sent again when its lease runs out:
                     # delivery is at-least-once, as test_outbox's lease test shows.)
-                    wait_for(all_recorded_sent)
+                    wait_for(all_recorded_sent, timeout=STARTUP_SECONDS, what="every message recorded as sent")
                 finally:
                     os.killpg(worker.pid, signal.SIGKILL)
                     worker.wait()
@@ -165,7 +165,7 @@ def test_a_killed_workers_messages_go_out_about_one_lease_later(fresh_database_u
                     wait_for(lambda: len(handler.messages) == 2, timeout=lease + STARTUP_SECONDS,
                              what="the killed worker's messages delivered")
                     waited = time.monotonic() - killed_at
-                    wait_for(all_recorded_sent)
+                    wait_for(all_recorded_sent, timeout=STARTUP_SECONDS, what="every message recorded as sent")
                     db.session.rollback()
                     time.sleep(1.0)  # room for a duplicate to show up
                 finally:
