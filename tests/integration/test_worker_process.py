@@ -58,7 +58,7 @@ def test_worker_delivers_on_commit_and_survives_a_kill(fresh_database_url: str, 
                 try:
                     wait_for(lambda: len(handler.messages) == 2, timeout=STARTUP_SECONDS)
                     queue(3)  # delivered by the nudge, well before the minute sweep
-                    wait_for(lambda: len(handler.messages) == 5, timeout=STARTUP_SECONDS)
+                    wait_for(lambda: len(handler.messages) == 5, timeout=15)
                     # Killed once every delivery is recorded. (Killed between the SMTP server's
                     # acceptance and that record, a message is sent again when its lease runs out:
                     # delivery is at-least-once, as test_outbox's lease test shows.)
