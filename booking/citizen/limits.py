@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, request
 
 from booking.citizens import normalise_phone
+from booking.codes import derived_token
 from scheduler.errors import DomainError
 
 # One address is often many citizens (a mobile carrier's NAT, an office, a kiosk), so the address
@@ -19,8 +20,13 @@ def per_address_limit() -> str:
     return str(current_app.config["BOOKING_HOLD_ADDRESS_RATE_LIMIT"])
 
 
+def _pseudonym(kind: str, value: str) -> str:
+    """The limit's key names the person by a keyed hash: a shared Redis holds no one's email or phone."""
+    return f"citizen-{kind}:" + derived_token(current_app.config["SECRET_KEY"], f"rate-limit-{kind}", value)[:24]
+
+
 def email_key() -> str:
-    return "citizen-email:" + request.form.get("email", "").strip().lower()
+    return _pseudonym("email", request.form.get("email", "").strip().lower())
 
 
 def phone_key() -> str:
@@ -29,4 +35,4 @@ def phone_key() -> str:
         phone = normalise_phone(raw)
     except DomainError:
         phone = "".join(ch for ch in raw if ch.isdigit())  # refused later anyway; the key just stays stable
-    return "citizen-phone:" + phone
+    return _pseudonym("phone", phone)

@@ -184,3 +184,24 @@ def test_an_operator_may_take_nodes_out_when_redis_fails(app_on_redis: Callable[
         response = application.test_client().get("/readyz")
         assert response.status_code == 503
         assert response.get_json()["status"] == "failing"
+
+
+def test_the_shared_limits_name_no_citizen(app_on_redis: Callable[..., Flask], redis_url: str) -> None:
+    """The per-person limits' keys in the shared Redis are keyed hashes, not the citizen's email or phone."""
+    import redis
+
+    application = app_on_redis(redis_url)
+    with rolled_back_session(application) as session:
+        setup = bookable_setup(session)
+        response = book_through_pages(application.test_client(), session, setup, setup.at(10))
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = [key.decode() for key in client.scan_iter("*")]
+    finally:
+        client.close()
+    limits = [key for key in keys if "citizen-" in key]
+    assert any("citizen-email:" in key for key in limits) and any("citizen-phone:" in key for key in limits), keys
+    stored = " ".join(keys)
+    for detail in ("anna.smirnova", "example.org", "79123456789", "912"):
+        assert detail not in stored, stored
