@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_url, login_user, logout_user
 
 from scheduler.audit import Actor, record
 from scheduler.auth.forms import LoginForm
@@ -23,6 +23,21 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Please sign in to open this page.")
 login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
+
+
+@login_manager.unauthorized_handler
+def ask_to_sign_in() -> Any:
+    """Send an anonymous visitor to sign in, saying why once.
+
+    Flask-Login flashes on every refusal; a visitor who never opens the sign-in page (a bot, a
+    prefetching browser) would pile the same message into the session until the cookie passes the
+    browsers' 4 KB limit and is dropped. A message already waiting is not repeated.
+    """
+    message = str(login_manager.login_message)
+    category = login_manager.login_message_category
+    if [category, message] not in [list(pair) for pair in session.get("_flashes", [])]:
+        flash(message, category)
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
 
 
 @login_manager.user_loader

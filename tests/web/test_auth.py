@@ -191,6 +191,16 @@ def test_anonymous_visitors_are_sent_to_sign_in(client: Any, app: Flask) -> None
         assert "/staff/login" in response.headers["Location"]
 
 
+def test_refusals_never_pile_messages_into_the_session(client: Any, app: Flask) -> None:
+    """Every refused staff page once, never following a redirect: one waiting message, a small cookie."""
+    for _endpoint, path, _allowed in staff_endpoints(app):
+        assert client.get(path).status_code == 302
+    with client.session_transaction() as stored:
+        assert stored["_flashes"] == [("info", "Войдите, чтобы открыть эту страницу.")]
+    page = client.get("/staff/login").get_data(as_text=True)
+    assert page.count("Войдите, чтобы открыть эту страницу.") == 1
+
+
 def test_admin_creates_a_staff_account_with_validation(client: Any, session: Any) -> None:
     admin = make_user(session, role=Role.ADMIN)
     login(client, admin)
