@@ -106,6 +106,8 @@ def log_format_from(env: Mapping[str, str]) -> str:
     if log_format not in ("text", "json"):
         raise ConfigError(f"LOG_FORMAT must be text or json, got {log_format!r}")
     return log_format
+
+
 def _outbox_lease_seconds(env: Mapping[str, str]) -> int:
     seconds = _int(env, "OUTBOX_LEASE_SECONDS", 30)
     if seconds < 3:  # renewed every third of it: shorter leaves no room for a slow database

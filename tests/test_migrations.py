@@ -95,6 +95,10 @@ def test_audit_entries_get_the_department_of_the_record_they_name(
         # an expert's and a user's entry: their department; a department's: itself; an API key's and a
         # vanished record's: none (admins only)
         assert found == {1: 2, 2: 2, 3: 1, 4: None, 5: None}
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_upgrade_seals_the_bodies_of_unsent_mail_and_drops_those_of_sent_mail(
     fresh_database_url: str, tmp_path: Path, restore_jobs: None
 ) -> None:
