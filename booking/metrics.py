@@ -13,11 +13,10 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 from prometheus_client import Counter
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from scheduler.errors import DomainError
-from scheduler.extensions import db
+from scheduler.transaction import listen_for_commits, when_committed
 
 BOOKINGS_MADE = Counter("okno_bookings_made", "Bookings confirmed (committed), by the door they came through "
                         "(web, api, desk) and channel.", ["source", "channel"])
@@ -25,12 +24,11 @@ BOOKINGS_REFUSED = Counter("okno_bookings_refused", "Booking attempts the bookin
                            "reason (slot_taken, limit_reached, validation...).", ["source", "reason"])
 
 _MADE = "okno_bookings_made"
-_installed = False
 
 
 def count_made(session: Session, source: str, channel: str) -> None:
     """Count a confirmed booking once its transaction commits."""
-    session.info.setdefault(_MADE, []).append((source, channel))
+    when_committed(session, _MADE, (source, channel))
 
 
 P = ParamSpec("P")
@@ -52,20 +50,10 @@ def counts_refusals(service: Callable[P, R]) -> Callable[P, R]:
     return counted
 
 
-def _after_commit(session: Session) -> None:
-    for source, channel in session.info.pop(_MADE, []):
+def _count_committed(_session: Session, made: list[tuple[str, str]]) -> None:
+    for source, channel in made:
         BOOKINGS_MADE.labels(source, channel).inc()
 
 
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_MADE, None)
-
-
 def install_booking_counters() -> None:
-    """Listen on the shared scoped session once per process (apps share the extension)."""
-    global _installed
-    if _installed:
-        return
-    event.listen(db.session, "after_commit", _after_commit)
-    event.listen(db.session, "after_rollback", _after_rollback)
-    _installed = True
+    listen_for_commits(_MADE, _count_committed)

@@ -18,7 +18,6 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import PeriodicTask, TaskWrapper
 from huey.storage import MemoryStorage
 from redis import ConnectionPool, Redis
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from scheduler.config import redis_client_options
@@ -31,7 +30,6 @@ _app: Flask | None = None
 # Registered tasks by name: building a second app in the same process (tests, the CLI) registers nothing twice.
 _tasks: dict[str, TaskWrapper] = {}
 DELIVER_OUTBOX = "scheduler.jobs.deliver_outbox_task"
-_notifier_installed = False
 
 
 def init_jobs(app: Flask) -> None:
@@ -205,10 +203,8 @@ def run_outbox_delivery() -> int:
 # --------------------------------------------------------------------------- nudging the worker after a commit
 
 
-def _after_commit(session: Session) -> None:
+def _nudge_after_mail(_session: Session, _written: list[object]) -> None:
     """A commit that wrote mail asks the worker to deliver it now, so email leaves in seconds, not minutes."""
-    if not session.info.pop("outbox_written", False):
-        return
     if not has_app_context() or not current_app.config.get("OUTBOX_NOTIFY_WORKER", True):
         return
     try:
@@ -220,17 +216,8 @@ def _after_commit(session: Session) -> None:
                   type(error).__name__, error)
 
 
-def _after_rollback(session: Session) -> None:
-    session.info.pop("outbox_written", None)
-
-
 def install_outbox_notifier() -> None:
-    """Listen on the shared scoped session once per process (apps share the extension)."""
-    global _notifier_installed
-    if _notifier_installed:
-        return
-    from scheduler.extensions import db
+    from scheduler.mail.compose import OUTBOX_WRITTEN
+    from scheduler.transaction import listen_for_commits
 
-    event.listen(db.session, "after_commit", _after_commit)
-    event.listen(db.session, "after_rollback", _after_rollback)
-    _notifier_installed = True
+    listen_for_commits(OUTBOX_WRITTEN, _nudge_after_mail)

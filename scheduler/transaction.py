@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Flask, Response, g, session
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from scheduler.extensions import db
 
@@ -58,3 +63,37 @@ def register_transaction_boundary(app: Flask) -> None:
             discard_changes()
             raise
         return response
+
+
+# --------------------------------------------------------------------------- work that waits for the commit
+
+_NOTES = "okno_when_committed"
+_commit_listeners: dict[str, Callable[[Session, list[Any]], None]] = {}
+
+
+def when_committed(session: Session, kind: str, item: Any = None) -> None:
+    """Note ``item`` of ``kind`` for the listener of that kind, called once this transaction commits.
+
+    A rollback forgets the notes: what a refused or failed request did never reaches a metric or the
+    worker. Notes of one kind are handed over together, so a listener can act once per commit.
+    """
+    session.info.setdefault(_NOTES, {}).setdefault(kind, []).append(item)
+
+
+def listen_for_commits(kind: str, listener: Callable[[Session, list[Any]], None]) -> None:
+    """Call ``listener(session, items)`` after each commit that noted ``kind`` (one listener per kind)."""
+    _commit_listeners[kind] = listener
+    if not event.contains(db.session, "after_commit", _after_commit):
+        event.listen(db.session, "after_commit", _after_commit)
+        event.listen(db.session, "after_rollback", _after_rollback)
+
+
+def _after_commit(session: Session) -> None:
+    for kind, items in session.info.pop(_NOTES, {}).items():
+        listener = _commit_listeners.get(kind)
+        if listener is not None:
+            listener(session, items)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_NOTES, None)

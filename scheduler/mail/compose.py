@@ -12,6 +12,7 @@ from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
 from scheduler.mail.models import MailContent, OutboxMessage, mail_sealer
+from scheduler.transaction import when_committed
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,12 @@ def queue_email(
     return message
 
 
+OUTBOX_WRITTEN = "outbox_written"
+
+
 def mark_outbox_written(session: Session) -> None:
     """Remember that this transaction wrote mail, so the worker is nudged after commit."""
-    session.info["outbox_written"] = True
+    when_committed(session, OUTBOX_WRITTEN)
 
 
 def read_content(message: OutboxMessage) -> MailContent:
