@@ -23,11 +23,8 @@ from __future__ import annotations
 import argparse
 import random
 import secrets
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -39,7 +36,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 # bench.slots re-executes this script under the project's virtualenv when needed: import it first.
-from bench.rush import Database, free_port, fresh_database, percentile, settings_for  # noqa: E402
+from bench.rush import bench_app, percentile  # noqa: E402
 
 BOOKINGS = 100_000
 TICKETS = 10_000
@@ -213,53 +210,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def interrupted(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, interrupted)
-    workdir = Path(tempfile.mkdtemp(prefix="okno-dashboard-"))
-    database: Database | None = None
-    app = None
-    try:
+    with bench_app(args.database_url, "dashboard") as bench:
         from sqlalchemy import text
 
         from booking.analytics.queries import StatsFilter
-        from scheduler.app import create_app
         from scheduler.extensions import db
 
-        database = fresh_database(args.database_url, workdir, prefix="okno_bench")
-        settings = settings_for(database.url, workdir, f"http://127.0.0.1:{free_port()}")
-        app = create_app(dict(settings), instance_path=str(workdir))
-        with app.app_context():
-            began = time.perf_counter()
-            yesterday, department_ids = seed(args.seed)
-            if args.proposed_indexes:
-                with db.engine.begin() as connection:
-                    for statement in PROPOSED_INDEXES:
-                        connection.execute(text(statement))
+        began = time.perf_counter()
+        yesterday, department_ids = seed(args.seed)
+        if args.proposed_indexes:
             with db.engine.begin() as connection:
-                connection.execute(text("ANALYZE"))
-            seeded_in = time.perf_counter() - began
-            print(f"okno dashboard: {BOOKINGS} bookings, {TICKETS} tickets, {len(ZONES)} departments over {DAYS} "
-                  f"days to {yesterday} (seeded in {seeded_in:.1f} s); {database.label}; proposed indexes: "
-                  f"{'yes' if args.proposed_indexes else 'no'}")
-            year = StatsFilter(yesterday - timedelta(days=DAYS - 1), yesterday)
-            month = StatsFilter(yesterday - timedelta(days=29), yesterday, department_ids=(department_ids[0],))
-            for label, filters in (("admin, every department, 365 days", year),
-                                   ("supervisor, one department, 30 days", month)):
-                print("\n".join(measure(label, filters, args.repeat)))
-        return 0
-    finally:
-        if app is not None:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
-        if database is not None:
-            database.drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+                for statement in PROPOSED_INDEXES:
+                    connection.execute(text(statement))
+        with db.engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+        seeded_in = time.perf_counter() - began
+        print(f"okno dashboard: {BOOKINGS} bookings, {TICKETS} tickets, {len(ZONES)} departments over {DAYS} "
+              f"days to {yesterday} (seeded in {seeded_in:.1f} s); {bench.database.label}; proposed indexes: "
+              f"{'yes' if args.proposed_indexes else 'no'}")
+        year = StatsFilter(yesterday - timedelta(days=DAYS - 1), yesterday)
+        month = StatsFilter(yesterday - timedelta(days=29), yesterday, department_ids=(department_ids[0],))
+        for label, filters in (("admin, every department, 365 days", year),
+                               ("supervisor, one department, 30 days", month)):
+            print("\n".join(measure(label, filters, args.repeat)))
+    return 0
 
 
 if __name__ == "__main__":

@@ -21,22 +21,17 @@ What it does, start to end, on its own:
 from __future__ import annotations
 
 import argparse
-import secrets
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
-from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 # bench.rush re-executes this script under the project's virtualenv when needed: import it first.
-from bench.rush import DEFAULT_DATABASE_URL, Database, free_port, fresh_database, settings_for  # noqa: E402
+from bench.rush import DEFAULT_DATABASE_URL, bench_app  # noqa: E402
 
 SEED_CHUNK = 100_000
 
@@ -197,53 +192,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def interrupted(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, interrupted)
-    workdir = Path(tempfile.mkdtemp(prefix="okno-privacy-"))
-    database: Database | None = None
-    app = None
-    try:
-        from scheduler.app import create_app
+    with bench_app(args.database_url, "privacy") as bench:
         from scheduler.extensions import db
 
-        database = fresh_database(args.database_url, workdir, prefix="okno_privacy")
-        settings = settings_for(database.url, workdir, f"http://127.0.0.1:{free_port()}")
-        settings["SECRET_KEY"] = secrets.token_urlsafe(48)
-        app = create_app(dict(settings), instance_path=str(workdir))
-        with app.app_context():
-            began = time.perf_counter()
-            start = seed(args.rows)
-            print(f"okno privacy: {args.rows:,} ended bookings (+ one history event and one audit entry each), "
-                  f"seeded in {time.perf_counter() - began:.1f} s; {database.label}")
-            now = datetime.now(UTC)
-            rows, seconds, batches, longest = run_batched(args.batch_size, now)
-            left = remaining_emails()
-            print(f"  retention job, batches of {args.batch_size}: {rows:,} rows in {seconds:.1f} s "
-                  f"= {rows / seconds:,.0f} rows/s; {batches:,} transactions, longest {longest * 1000:.0f} ms"
-                  f"{'' if left == 0 else f'; {left} bookings still hold an email!'}")
-            if not args.no_comparator:
-                restore(args.rows)
-                db.session.remove()
-                cutoff = now - timedelta(days=int(app.config["RETENTION_BOOKINGS_DAYS"]))
-                assert start < cutoff
-                big_rows, big_seconds = run_one_transaction(now, cutoff)
-                print(f"  comparator, one transaction:  {big_rows:,} rows in {big_seconds:.1f} s "
-                      f"= {big_rows / big_seconds:,.0f} rows/s; 1 transaction holding its locks "
-                      f"{big_seconds * 1000:.0f} ms")
-            return 0 if left == 0 else 1
-    finally:
-        if app is not None:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
-        if database is not None:
-            database.drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        began = time.perf_counter()
+        start = seed(args.rows)
+        print(f"okno privacy: {args.rows:,} ended bookings (+ one history event and one audit entry each), "
+              f"seeded in {time.perf_counter() - began:.1f} s; {bench.database.label}")
+        now = datetime.now(UTC)
+        rows, seconds, batches, longest = run_batched(args.batch_size, now)
+        left = remaining_emails()
+        print(f"  retention job, batches of {args.batch_size}: {rows:,} rows in {seconds:.1f} s "
+              f"= {rows / seconds:,.0f} rows/s; {batches:,} transactions, longest {longest * 1000:.0f} ms"
+              f"{'' if left == 0 else f'; {left} bookings still hold an email!'}")
+        if not args.no_comparator:
+            restore(args.rows)
+            db.session.remove()
+            cutoff = now - timedelta(days=int(bench.app.config["RETENTION_BOOKINGS_DAYS"]))
+            assert start < cutoff
+            big_rows, big_seconds = run_one_transaction(now, cutoff)
+            print(f"  comparator, one transaction:  {big_rows:,} rows in {big_seconds:.1f} s "
+                  f"= {big_rows / big_seconds:,.0f} rows/s; 1 transaction holding its locks "
+                  f"{big_seconds * 1000:.0f} ms")
+        return 0 if left == 0 else 1
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock
@@ -130,6 +132,48 @@ def settings_for(database_url: str, workdir: Path, base_url: str) -> dict[str, s
         "RATELIMIT_ENABLED": "0",
         "RATELIMIT_STORAGE_URI": "memory://",
     }
+
+
+def interrupted(signum: int, _frame: Any) -> None:
+    """SIGTERM as Ctrl-C, so a stopped benchmark still drops its database and folder."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@dataclass
+class BenchApp:
+    app: Any  # the Flask app, pushed for the block
+    database: Database
+    workdir: Path
+    settings: dict[str, str]
+    port: int
+
+
+@contextmanager
+def bench_app(database_url: str, name: str) -> Iterator[BenchApp]:
+    """A throwaway database, folder and app (its context pushed) for one benchmark, gone afterwards."""
+    signal.signal(signal.SIGTERM, interrupted)
+    workdir = Path(tempfile.mkdtemp(prefix=f"okno-{name}-"))
+    database: Database | None = None
+    app = None
+    try:
+        from scheduler.app import create_app
+
+        database = fresh_database(database_url, workdir, prefix=f"okno_{name}")
+        port = free_port()
+        settings = settings_for(database.url, workdir, f"http://127.0.0.1:{port}")
+        app = create_app(dict(settings), instance_path=str(workdir))
+        with app.app_context():
+            yield BenchApp(app, database, workdir, settings, port)
+    finally:
+        if app is not None:
+            from scheduler.extensions import db
+
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+        if database is not None:
+            database.drop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @dataclass

@@ -27,12 +27,8 @@ import json
 import os
 import random
 import secrets
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,11 +53,8 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from sqlalchemy import event, insert, select  # noqa: E402
 
 from bench.rush import (  # noqa: E402
-    Database,
-    free_port,
-    fresh_database,
+    bench_app,
     percentile,
-    settings_for,
     start_gunicorn,
     stop,
     wait_until_serving,
@@ -298,59 +291,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def interrupted(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")  # so that the clean-up below runs on SIGTERM too
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, interrupted)
-    workdir = Path(tempfile.mkdtemp(prefix="okno-slots-"))
-    database: Database | None = None
-    server: subprocess.Popen[bytes] | None = None
-    log = workdir / "gunicorn.log"
-    app = None
-    try:
-        from scheduler.app import create_app
+    with bench_app(args.database_url, "slots") as bench:
         from scheduler.extensions import db
 
-        database = fresh_database(args.database_url, workdir, prefix="okno_bench")
-        port = free_port()
-        settings = settings_for(database.url, workdir, f"http://127.0.0.1:{port}")
-        app = create_app(dict(settings), instance_path=str(workdir))
-        with app.app_context():
-            began = time.perf_counter()
-            first, bookings = seed(args.seed)
-            seeded_in = time.perf_counter() - began
-            last = first + timedelta(days=WINDOW_DAYS - 1)
-            engine = time_engine(first, last, args.repeat)
-            search, counts = time_search(first, last, args.repeat)
-            by_range = {days: statements_for(first, days) for days in (1, WINDOW_DAYS, 62)}
+        began = time.perf_counter()
+        first, bookings = seed(args.seed)
+        seeded_in = time.perf_counter() - began
+        last = first + timedelta(days=WINDOW_DAYS - 1)
+        engine = time_engine(first, last, args.repeat)
+        search, counts = time_search(first, last, args.repeat)
+        by_range = {days: statements_for(first, days) for days in (1, WINDOW_DAYS, 62)}
+        db.session.remove()  # nothing of this process holds the database while the server is timed
 
         # One process, one thread: requests are sequential, and the warm-up reaches the only worker.
-        server = start_gunicorn(port, {**os.environ, **settings}, 1, 1, log)
-        wait_until_serving(f"http://127.0.0.1:{port}", server, log)
-        web = time_http(port, first, last, args.repeat)
+        log = bench.workdir / "gunicorn.log"
+        server = start_gunicorn(bench.port, {**os.environ, **bench.settings}, 1, 1, log)
+        try:
+            wait_until_serving(f"http://127.0.0.1:{bench.port}", server, log)
+            web = time_http(bench.port, first, last, args.repeat)
+        finally:
+            stop(server)
 
         print(f"okno slot search: {EXPERTS} experts, {bookings} confirmed bookings over {BOOKING_DAYS} days "
-              f"(seeded in {seeded_in:.1f} s); window {first}..{last} ({WINDOW_DAYS} days); {database.label}")
+              f"(seeded in {seeded_in:.1f} s); window {first}..{last} ({WINDOW_DAYS} days); {bench.database.label}")
         print(f"{'':<14}{'runs':>6}{'median ms':>12}{'p95 ms':>10}{'slots':>8}")
         for figures in (engine, search, web):
             print(figures.line())
         spread = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
         print(f"SQL statements per search_slots call: {spread} "
               f"(1 day: {by_range[1]}, {WINDOW_DAYS} days: {by_range[WINDOW_DAYS]}, 62 days: {by_range[62]})")
-        return 0
-    finally:
-        if server is not None:
-            stop(server)
-        if app is not None:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
-        if database is not None:
-            database.drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":
