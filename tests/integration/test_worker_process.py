@@ -40,14 +40,19 @@ def all_recorded_sent() -> bool:
     return set(db.session.scalars(select(OutboxMessage.status))) == {OutboxStatus.SENT}
 
 
+def worker_settings(database_url: str, instance: Path, smtp_port: int,
+                    **overrides: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The app's settings for a worker process delivering to the test's SMTP server, and its environment."""
+    settings = app_config(database_url, instance, OKNO_ENV="development", SMTP_HOST="127.0.0.1",
+                          SMTP_PORT=str(smtp_port), SMTP_STARTTLS="0",
+                          JOBS_SQLITE_PATH=str(instance / "jobs.sqlite"), **overrides)
+    return settings, {**os.environ, **settings, "OKNO_INSTANCE_PATH": str(instance)}
+
+
 def test_worker_delivers_on_commit_and_survives_a_kill(fresh_database_url: str, tmp_path: Path,
                                                        restore_jobs: None) -> None:
     with smtp_server() as (handler, port):
-        settings = app_config(
-            fresh_database_url, tmp_path, OKNO_ENV="development", SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),
-            SMTP_STARTTLS="0", OUTBOX_NOTIFY_WORKER="1", JOBS_SQLITE_PATH=str(tmp_path / "jobs.sqlite"),
-        )
-        env = {**os.environ, **settings, "OKNO_INSTANCE_PATH": str(tmp_path)}
+        settings, env = worker_settings(fresh_database_url, tmp_path, port, OUTBOX_NOTIFY_WORKER="1")
         log = tmp_path / "worker.log"
         app = create_app(settings, instance_path=str(tmp_path))
         with app.app_context():
@@ -89,12 +94,8 @@ def test_readiness_sees_the_real_workers_heartbeat_and_the_outbox_drain(
     redis = request.getfixturevalue("redis_url") if queue_on == "redis" else ""
     request.addfinalizer(lambda: limiter.init_app(app))  # the rate limits back on the session app's storage
     with smtp_server() as (handler, port):
-        settings = app_config(
-            fresh_database_url, tmp_path, OKNO_ENV="development", SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),
-            SMTP_STARTTLS="0", JOBS_SQLITE_PATH=str(tmp_path / "jobs.sqlite"), REDIS_URL=redis,
-            RATELIMIT_STORAGE_URI=redis or "memory://",
-        )
-        env = {**os.environ, **settings, "OKNO_INSTANCE_PATH": str(tmp_path)}
+        settings, env = worker_settings(fresh_database_url, tmp_path, port, REDIS_URL=redis,
+                                        RATELIMIT_STORAGE_URI=redis or "memory://")
         log = tmp_path / "worker.log"
         app = create_app(settings, instance_path=str(tmp_path))
         client = app.test_client()
@@ -134,11 +135,7 @@ def test_a_killed_workers_messages_go_out_about_one_lease_later(fresh_database_u
     """Killed mid-send (SIGKILL), a worker leaves its messages leased; with the default lease a restarted
     worker delivers them about one lease after the claim (it wakes up when the lease runs out), once each."""
     with smtp_server() as (handler, port):
-        settings = app_config(
-            fresh_database_url, tmp_path, OKNO_ENV="development", SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),
-            SMTP_STARTTLS="0", OUTBOX_NOTIFY_WORKER="1", JOBS_SQLITE_PATH=str(tmp_path / "jobs.sqlite"),
-        )
-        env = {**os.environ, **settings, "OKNO_INSTANCE_PATH": str(tmp_path)}
+        settings, env = worker_settings(fresh_database_url, tmp_path, port, OUTBOX_NOTIFY_WORKER="1")
         log = tmp_path / "worker.log"
         app = create_app(settings, instance_path=str(tmp_path))
         lease = app.config["OUTBOX_LEASE_SECONDS"]
