@@ -60,6 +60,12 @@ def test_an_admin_finds_and_exports_a_citizens_data_by_keyboard(browser: Any, li
             expect(page.get_by_role("table").first).to_contain_text(code)
             assert EMAIL not in page.url
             assert_accessible(page)
+            page.get_by_text("Удалить данные гражданина").click()  # the erasure form, refused without the box
+            page.get_by_role("button", name="Удалить", exact=True).press("Enter")
+            expect(page.get_by_text("Подтвердите, что вы проверили личность гражданина и его запрос.")).to_be_visible()
+            assert_accessible(page)
+            page.get_by_text("Исправить данные гражданина").click()  # the correction form, open and checked
+            assert_accessible(page)
             with page.expect_download() as download:
                 page.get_by_role("button", name="Скачать всё (JSON)").press("Enter")
             document = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
