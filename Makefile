@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test translations translations-update vendor lint bench-slots bench-rush bench-multinode bench-dashboard bench-privacy clean
+.PHONY: run test install install-test translations translations-update vendor lint bench-slots bench-rush bench-multinode bench-dashboard bench-privacy bench-booking clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ bench-privacy: install
 
 bench-rush: install
 	$(BIN)/python bench/rush.py --database-url $${OKNO_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
+
+bench-booking: install
+	$(BIN)/python bench/booking.py --database-url $${OKNO_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
 ## The same rush through two nodes and two workers on one PostgreSQL and one Redis, one worker killed.
 bench-multinode: install-test

@@ -228,3 +228,44 @@ def load_busy(
         BusyInterval(expert_id, topic_id, starts_at, ends_at, timedelta(minutes=buffer_minutes), location_id)
         for expert_id, topic_id, starts_at, ends_at, buffer_minutes, location_id in session.execute(query)
     ]
+
+
+def expert_day_slots(
+    session: Session,
+    topic: Topic,
+    channel: str,
+    day: date,
+    expert: Expert,
+    now: datetime,
+    exclude_booking_id: int | None = None,
+) -> list[FoundSlot]:
+    """Free slots of one expert (known to consult on ``topic``) on one local date of the department.
+
+    What a booking re-checks under the expert's lock: the same inputs and the same engine as
+    ``search_slots``, for one expert and one date only, always read from the database (never from
+    anything cached), so the check sees every booking committed before the lock was taken.
+    """
+    if channel not in topic.channels:
+        return []
+    department = topic.department
+    pad = timedelta(days=1)
+    weekly = engine_weekly(session.scalars(select(WeeklyAvailability).where(WeeklyAvailability.expert_id == expert.id)))
+    overrides = engine_overrides(session.scalars(select(DateOverride).where(
+        DateOverride.expert_id == expert.id, DateOverride.last_day >= day - pad, DateOverride.first_day <= day + pad)))
+    reception: list[ReceptionWindow] = []
+    if channel == "in_person":
+        patterns = session.scalars(
+            select(ReceptionDay)
+            .where(ReceptionDay.topics.any(Topic.id == topic.id), ReceptionDay.experts.any(Expert.id == expert.id))
+            .options(selectinload(ReceptionDay.topics), selectinload(ReceptionDay.experts),
+                     selectinload(ReceptionDay.exceptions), selectinload(ReceptionDay.location))
+        ).all()
+        reception = expand_reception_days(patterns, day, day, department.working_calendar.effective_weekday)
+    busy = load_busy(session, [expert.id], day, day, department.zone, now, exclude_booking_id)
+    slots = find_slots(
+        topic=topic_rules(topic), channel=channel, first_day=day, last_day=day, now=now,  # type: ignore[arg-type]
+        tz=department.zone, calendar=department.working_calendar, business_hours=department.hours_by_weekday(),
+        expert_ids=[expert.id], weekly=weekly, overrides=overrides, reception=reception, busy=busy,
+    )
+    locations = _locations(session, {s.location_id for s in slots if s.location_id is not None})
+    return [FoundSlot(s, expert, locations.get(s.location_id) if s.location_id else None) for s in slots]

@@ -29,12 +29,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
-from booking.availability import FoundSlot, search_slots, topic_experts
+from booking.availability import FoundSlot, expert_day_slots, search_slots, topic_experts
 from booking.citizens import CitizenDetails
 from booking.codes import (
     confirmation_code_hash,
@@ -48,9 +48,10 @@ from booking.codes import (
 from booking.metrics import count_made, counts_refusals
 from booking.models import ACTIVE_STATUSES, Booking, BookingEvent, BookingStatus
 from scheduler.audit import Actor, record
+from scheduler.availability.engine import BusyIndex, BusyInterval
 from scheduler.departments.models import Location, Topic
 from scheduler.errors import DomainError, ErrorCode
-from scheduler.experts.models import Expert
+from scheduler.experts.models import Expert, expert_topics
 from scheduler.schedules.models import Channel
 
 
@@ -130,17 +131,32 @@ def lock_citizen(session: Session, topic_id: int, email: str, phone: str) -> Non
     if session.get_bind().dialect.name != "postgresql":
         return
     # A walk-in registered at the desk has no email: an empty one identifies nobody.
-    for key in sorted({f"okno:{topic_id}:{v}" for v in (email, phone) if v}):
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    keys = sorted({f"okno:{topic_id}:{v}" for v in (email, phone) if v})
+    if not keys:
+        return
+    # One round trip; the select list is evaluated left to right, so the locks are still taken in order.
+    locks = ", ".join(f"pg_advisory_xact_lock(hashtext(:key{n}))" for n in range(len(keys)))
+    session.execute(text(f"SELECT {locks}"), {f"key{n}": key for n, key in enumerate(keys)})
 
 
-def expire_holds(session: Session, now: datetime, expert_ids: list[int] | None = None) -> int:
-    """Cancel pending holds whose time ran out, so that the time is free again and recorded as such."""
+# How far either side of a booked time a hold can matter to it (``around`` in ``expire_holds``).
+HOLD_REACH = timedelta(days=2)
+
+
+def expire_holds(session: Session, now: datetime, expert_ids: list[int] | None = None,
+                 around: datetime | None = None) -> int:
+    """Cancel pending holds whose time ran out, so that the time is free again and recorded as such.
+
+    ``around``: only the holds starting within ``HOLD_REACH`` of that instant (what a booking at that
+    time needs), not the experts' whole past; the periodic job passes none and expires them all.
+    """
     query = select(Booking).where(
         Booking.status == BookingStatus.PENDING, Booking.hold_expires_at.is_not(None), Booking.hold_expires_at <= now
     )
     if expert_ids is not None:
         query = query.where(Booking.expert_id.in_(expert_ids))
+    if around is not None:
+        query = query.where(Booking.starts_at > around - HOLD_REACH, Booking.starts_at < around + HOLD_REACH)
     expired = list(session.scalars(query))
     for booking in expired:
         transition(session, booking, BookingStatus.CANCELLED, "hold_expired", Actor.system("hold expiry"), now)
@@ -185,14 +201,76 @@ def _check_location(session: Session, channel: str, location_id: int | None) -> 
         raise DomainError({"location": _l("There is no such office.")})
 
 
-def find_exact_slot(session: Session, topic: Topic, channel: str, start: datetime, expert_id: int, now: datetime,
+def find_exact_slot(session: Session, topic: Topic, channel: str, start: datetime, expert: Expert, now: datetime,
                     exclude_booking_id: int | None = None, location_id: int | None = None) -> FoundSlot | None:
-    first, last = _day_range(start, topic)
-    for found in search_slots(session, topic, channel, first, last, now, expert_id=expert_id,
-                              exclude_booking_id=exclude_booking_id):
+    """The expert's free slot at exactly ``start`` (at the chosen office, if any), checked on that one
+    expert's one day, from the database: the check made under the expert's lock."""
+    day = start.astimezone(topic.department.zone).date()
+    for found in expert_day_slots(session, topic, channel, day, expert, now, exclude_booking_id=exclude_booking_id):
         if _is_chosen(found, start, location_id):
             return found
     return None
+
+
+@dataclass(frozen=True)
+class Precheck:
+    """What one lock-free read says about a time: who consults, who is not visibly taken then."""
+
+    consulting: list[Expert]  # the topic's active experts (or the chosen one), by id
+    untaken: list[Expert]  # of those, the ones no committed booking or live hold takes at that time
+    stale_holds: bool  # a pending hold whose time ran out lies near that time (expire it under the lock)
+
+
+def precheck(session: Session, topic: Topic, start: datetime, now: datetime, expert_id: int | None = None,
+             location_id: int | None = None) -> Precheck:
+    """One indexed query, no locks: the topic's experts and the bookings around ``start``.
+
+    In a rush most requests lose; this turns them away without queueing for a lock. It only ever
+    rules an expert out by the engine's own busy rule (``BusyIndex``) on bookings already committed,
+    so it never refuses a free time; a time it lets through is checked again under the lock.
+    """
+    end = start + topic.duration + topic.buffer
+    booked_topic = aliased(Topic)
+    around = and_(Booking.expert_id == Expert.id, Booking.status.in_(ACTIVE_STATUSES),
+                  Booking.starts_at > start - HOLD_REACH, Booking.starts_at < end,
+                  Booking.ends_at > start - HOLD_REACH / 2)
+    query = (
+        select(Expert, Booking.topic_id, Booking.starts_at, Booking.ends_at, booked_topic.buffer_minutes,
+               Booking.location_id, Booking.status, Booking.hold_expires_at)
+        .join(expert_topics, and_(expert_topics.c.expert_id == Expert.id, expert_topics.c.topic_id == topic.id))
+        .outerjoin(Booking, around)
+        .outerjoin(booked_topic, booked_topic.id == Booking.topic_id)
+        .where(Expert.is_active.is_(True))
+        .order_by(Expert.id)
+    )
+    if expert_id is not None:
+        query = query.where(Expert.id == expert_id)
+    experts: dict[int, Expert] = {}
+    busy: list[BusyInterval] = []
+    stale = False
+    for expert, topic_id, starts_at, ends_at, buffer, place, status, hold_expires_at in session.execute(query):
+        experts.setdefault(expert.id, expert)
+        if starts_at is None:
+            continue
+        if status == BookingStatus.PENDING and (hold_expires_at is None or hold_expires_at <= now):
+            stale = stale or hold_expires_at is not None
+            continue  # not busy (as in load_busy); an expired one is cancelled under the lock
+        busy.append(BusyInterval(expert.id, topic_id, starts_at, ends_at, timedelta(minutes=buffer), place))
+    index = BusyIndex(busy)
+
+    def untaken(expert_id: int) -> bool:
+        # Seats are counted per place; with no office chosen, the place of those already booked at
+        # ``start`` (any other place is blocked by them), or any place when nobody is.
+        at_start = {b.location_id for b in busy if b.expert_id == expert_id and b.start == start}
+        places = {location_id} if location_id is not None else (at_start or {None})
+        for place in places:
+            taken = index.seats_taken(expert_id, start, end, topic.id, place)
+            if taken is not None and taken < topic.seats:
+                return True
+        return False
+
+    consulting = list(experts.values())
+    return Precheck(consulting, [e for e in consulting if untaken(e.id)], stale)
 
 
 def first_free_slot(session: Session, topic: Topic, channel: str, start: datetime, now: datetime,
@@ -276,12 +354,15 @@ def hold_slot(
     source: str = "web",
     partner_key_id: int | None = None,
     location_id: int | None = None,
+    confirmed: bool = False,
 ) -> HoldResult:
     """Take the time for this citizen: a pending hold awaiting the email code.
 
     With no expert chosen, the first expert (by id) who is free at that time is taken.  For an
     in-person consultation ``location_id`` is the office the citizen chose: the booking is made
-    there or not at all (None: whichever office is free first, by expert id).
+    there or not at all (None: whichever office is free first, by expert id). ``confirmed``: the
+    citizen needs no code (a partner verified them): the hold is confirmed at once
+    (``confirm_booking``) and written confirmed.
     Raises SlotTaken (with alternatives), LimitReached, or DomainError; each refusal is counted.
     """
     if start.tzinfo is None:
@@ -296,27 +377,36 @@ def hold_slot(
     if count_active(session, topic.id, citizen.email, citizen.phone, now) >= policy.active_per_topic:
         raise LimitReached(policy.active_per_topic)
 
-    candidates = [e.id for e in topic_experts(session, topic, expert_id)]
-    if expert_id is not None and not candidates:
+    seen = precheck(session, topic, start, now, expert_id, location_id)
+    if expert_id is not None and not seen.consulting:
         raise DomainError({"expert": _l("This expert does not consult on this topic.")})
-    # Optimistic first look without locks: in a rush most requests lose, and they should
-    # learn it at once instead of queueing for a lock only to find the time taken.
-    candidates = free_experts_at(session, topic, channel, start, now, candidates, location_id=location_id)
-    for candidate in candidates:
-        lock_experts(session, [candidate])
-        expire_holds(session, now, [candidate])
+    candidates = seen.untaken
+    if len(candidates) > 1:
+        # Several experts could take it: one search without locks keeps the ones who work then,
+        # so that only they are locked and checked one by one.
+        working = set(free_experts_at(session, topic, channel, start, now, [e.id for e in candidates],
+                                      location_id=location_id))
+        candidates = [e for e in candidates if e.id in working]
+    for n, candidate in enumerate(candidates):
+        lock_experts(session, [candidate.id])
+        if seen.stale_holds:
+            expire_holds(session, now, [candidate.id], around=start)
         found = find_exact_slot(session, topic, channel, start, candidate, now, location_id=location_id)
         if found is None:
             continue
+        last = n == len(candidates) - 1
         booking = Booking(
             code=new_booking_code(),
             topic=topic,
             channel=Channel(channel),
-            expert_id=candidate,
+            expert=candidate,
             location_id=found.slot.location_id,
+            location=found.location,
             starts_at=found.start,
             ends_at=found.end,
-            seat=_free_seat(session, candidate, found.start),
+            # Under the lock, with no live booking there (the check) and no stale hold left (expired
+            # above), a one-seat time has seat 1 free; the unique index refuses it should that be wrong.
+            seat=1 if topic.seats == 1 else _free_seat(session, candidate.id, found.start),
             status=BookingStatus.PENDING,
             hold_expires_at=now + timedelta(minutes=policy.hold_minutes),
             created_at=now,
@@ -334,23 +424,37 @@ def hold_slot(
             locale=locale,
             manage_token_salt=new_salt(),
             manage_token_hash="",
+            sequence=0,
+            events=[BookingEvent(at=now, kind="held", from_status=None, to_status="pending", actor_type=actor.kind,
+                                 actor_label=actor.label, details={"start": found.start.isoformat()})],
         )
         token = manage_token(policy.secret_key, booking.code, booking.manage_token_salt)
         code = new_confirmation_code()
         booking.manage_token_hash = token_hash(token)
         booking.confirmation_code_hash = confirmation_code_hash(code, policy.secret_key, booking.code)
+        held = {"status": [None, "pending"], "start": [None, found.start.isoformat()], "expert": [None, candidate.id]}
+        if last:
+            # Nobody left to try: no savepoint. Confirmed at once, the booking is one INSERT, and its
+            # events and audit entries one more each, all written together.
+            session.add(booking)
+            record(session, actor, "booking.held", "booking", booking.code, held, department_id=topic.department_id)
+            if confirmed:
+                confirm_booking(session, booking, now, actor)
+            try:
+                session.flush()
+            except IntegrityError:
+                # The unique index caught a race the checks missed; the caller rolls the work back.
+                raise SlotTaken(topic, channel, start, now, expert_id, location_id) from None
+            return HoldResult(booking, token, code)
         try:
             with session.begin_nested():
                 session.add(booking)
                 session.flush()
         except IntegrityError:
             continue  # the unique index caught a race the checks missed: try the next expert
-        booking.events.append(BookingEvent(at=now, kind="held", from_status=None, to_status="pending",
-                                           actor_type=actor.kind, actor_label=actor.label,
-                                           details={"start": found.start.isoformat()}))
-        record(session, actor, "booking.held", "booking", booking.code,
-               {"status": [None, "pending"], "start": [None, found.start.isoformat()], "expert": [None, candidate]},
-               department_id=topic.department_id)
+        record(session, actor, "booking.held", "booking", booking.code, held, department_id=topic.department_id)
+        if confirmed:
+            confirm_booking(session, booking, now, actor)
         return HoldResult(booking, token, code)
     raise SlotTaken(topic, channel, start, now, expert_id, location_id)
 
@@ -440,11 +544,11 @@ def reschedule_booking(session: Session, booking: Booking, new_start: datetime, 
         raise DomainError({"start": _l("Give the time with its UTC offset.")})
     _check_location(session, booking.channel.value, location_id)
     topic = booking.topic
-    candidates = [e.id for e in topic_experts(session, topic, expert_id)]
-    if expert_id is not None and not candidates:
+    experts = {e.id: e for e in topic_experts(session, topic, expert_id)}
+    if expert_id is not None and not experts:
         raise DomainError({"expert": _l("This expert does not consult on this topic.")})
     # Prefer staying with the same expert when the citizen did not ask for another.
-    candidates.sort(key=lambda c: (c != booking.expert_id, c))
+    candidates = sorted(experts, key=lambda c: (c != booking.expert_id, c))
     candidates = free_experts_at(session, topic, booking.channel.value, new_start, now, candidates,
                                  exclude_booking_id=booking.id, location_id=location_id)
     if not candidates:
@@ -452,8 +556,8 @@ def reschedule_booking(session: Session, booking: Booking, new_start: datetime, 
     lock_experts(session, [booking.expert_id, *candidates])
     old = (booking.starts_at, booking.ends_at, booking.expert_id)
     for candidate in candidates:
-        expire_holds(session, now, [candidate])
-        found = find_exact_slot(session, topic, booking.channel.value, new_start, candidate, now,
+        expire_holds(session, now, [candidate], around=new_start)
+        found = find_exact_slot(session, topic, booking.channel.value, new_start, experts[candidate], now,
                                 exclude_booking_id=booking.id, location_id=location_id)
         if found is None:
             continue

@@ -29,7 +29,7 @@ from booking.codes import normalise_code, tokens_match
 from booking.ical import invitation
 from booking.models import Booking
 from booking.notifications import send_cancelled, send_confirmed, send_rescheduled
-from booking.services import BookingPolicy, cancel_booking, confirm_booking, hold_slot, reschedule_booking
+from booking.services import BookingPolicy, cancel_booking, hold_slot, reschedule_booking
 from scheduler.audit import Actor
 from scheduler.db import utcnow
 from scheduler.departments.models import Topic
@@ -155,8 +155,7 @@ def create_booking() -> ResponseReturnValue:
     held = hold_slot(db.session, topic=order.topic, channel=order.channel, start=order.start, citizen=order.citizen,
                      question=order.question, now=now, policy=BookingPolicy.from_config(current_app.config),
                      actor=partner.actor, expert_id=order.expert_id, source="api", partner_key_id=partner.id,
-                     location_id=order.location_id)
-    confirm_booking(db.session, held.booking, now, partner.actor)
+                     location_id=order.location_id, confirmed=True)
     send_confirmed(db.session, held.booking, current_app.config, now)
     return booking_response(held.booking, 201)
 

@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from booking.api import models as api
 from booking.api.errors import not_found, validation_error
@@ -33,11 +33,13 @@ def active_topics() -> list[Topic]:
 
 
 def find_topic(slug: str) -> Topic | None:
-    return db.session.scalar(
+    """The active topic, with its department and office hours (every search and booking reads them) in one query."""
+    return db.session.scalars(
         select(Topic)
         .join(Department)
         .where(Topic.slug == slug, Topic.is_active.is_(True), Department.is_active.is_(True))
-    )
+        .options(contains_eager(Topic.department).joinedload(Department.hours))
+    ).unique().one_or_none()
 
 
 @documented({200: (list[api.Topic], "Active topics, by department"), 429: TOO_MANY})
