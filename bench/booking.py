@@ -12,7 +12,7 @@ What it does, start to end, on its own:
 
    * ``POST /api/v1/bookings`` through the app's test client with the partner key, each time a
      free slot and a new citizen (the whole request: key, body checks, booking, reply, commit);
-   * the booking services the endpoint calls (``hold_slot``, ``confirm_booking``, ``send_confirmed``,
+   * the booking services the endpoint calls (``hold_slot`` confirmed at once, ``send_confirmed``,
      commit) called directly;
    * a loser: ``POST /api/v1/bookings`` for a slot already booked (409 ``slot_taken`` with alternatives);
    * two comparators in the same run: the floor, one bare INSERT of a booking row through SQLAlchemy
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     with bench_app(args.database_url, "booking") as bench:
         from booking.models import Booking
         from booking.notifications import send_confirmed
-        from booking.services import BookingPolicy, confirm_booking, hold_slot
+        from booking.services import BookingPolicy, hold_slot
         from scheduler.audit import Actor
         from scheduler.db import utcnow
         from scheduler.departments.models import Topic
@@ -188,8 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             with bench.app.test_request_context():
                 held = hold_slot(db.session, topic=topic, channel="video", start=start, citizen=details,
                                  question=QUESTION, now=now, policy=policy, actor=actor, expert_id=expert_id,
-                                 source="api")
-                confirm_booking(db.session, held.booking, now, actor)
+                                 source="api", confirmed=True)
                 send_confirmed(db.session, held.booking, bench.app.config, now)
                 db.session.commit()
             db.session.remove()
