@@ -178,11 +178,13 @@ def register_database_events(app: Flask) -> None:
             configure_sqlite(engine)
 
     from booking.metrics import install_booking_counters
+    from booking.notifications import install_booking_mail
     from scheduler.jobs import install_outbox_notifier
     from scheduler.transaction import register_transaction_boundary
 
     install_outbox_notifier()
     install_booking_counters()
+    install_booking_mail()
     register_transaction_boundary(app)
 
 

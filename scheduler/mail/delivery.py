@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from scheduler.db import utcnow
+from scheduler.mail.compose import render_pending
 from scheduler.mail.models import OutboxMessage, OutboxStatus, mail_sealer
 from scheduler.sealing import Sealer, Unreadable
 
@@ -320,6 +321,11 @@ def deliver_due(
             session.rollback()
             continue
         try:
+            rendered = render_pending(session, row, sealer)
+            if rendered is not None:
+                # Rendered once, here, outside the request that queued it; kept for any retry.
+                row.sealed_body = rendered.seal(sealer)
+                session.commit()
             email = build_email(row, sender, sealer)
         except Unreadable:
             # Sealed under a key no longer configured: give up visibly, keeping the sealed body, so

@@ -3,11 +3,13 @@ updates on reschedule (same UID, higher SEQUENCE) and removes on cancel (METHOD:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from icalendar import Calendar
 from sqlalchemy import select
 
@@ -15,19 +17,40 @@ from booking.links import video_join_url
 from booking.notifications import send_cancelled, send_confirmed, send_rescheduled
 from booking.services import cancel_booking, reschedule_booking
 from scheduler.audit import Actor
-from scheduler.mail.delivery import build_email
-from scheduler.mail.models import OutboxMessage, mail_sealer
+from scheduler.db import utcnow
+from scheduler.mail.delivery import RetryPolicy, deliver_due
+from scheduler.mail.models import OutboxMessage
 from tests.booking_fixtures import bookable_setup
 from tests.integration.test_workspace_services import confirmed
 
 CITIZEN = Actor("citizen", None, "citizen")
 
 
+@dataclass
+class Outgoing:
+    """A transport that keeps what the worker sends."""
+
+    sent: list[EmailMessage] = field(default_factory=list)
+
+    def send(self, message: EmailMessage) -> None:
+        self.sent.append(message)
+
+
 def invitation_in(session: Any, template: str) -> tuple[Any, str]:
-    """The VEVENT of the email's text/calendar part, and the part's method parameter."""
-    row = session.scalars(select(OutboxMessage).where(OutboxMessage.template == template)).one()
+    """The VEVENT of the email's text/calendar part, and the part's method parameter.
+
+    The message goes out through the outbox worker's own path (which renders a booking's body
+    and invitation as it takes the message), committed first as the request's boundary would.
+    """
+    session.commit()
+    outgoing = Outgoing()
+    report = deliver_due(session, outgoing, "okno <no-reply@okno.example.org>", utcnow() + timedelta(seconds=1),
+                         RetryPolicy())
+    assert report.sent == 1 and report.failed == 0
+    [built] = outgoing.sent
+    assert built["Subject"] == session.scalars(select(OutboxMessage.subject)
+                                               .where(OutboxMessage.template == template)).one()
     # as it travels: serialised for SMTP (CRLF line ends), then read back
-    built = build_email(row, "okno <no-reply@okno.example.org>", mail_sealer(current_app.config))
     sent = built.as_bytes(policy=policy.SMTP)
     email = message_from_bytes(sent, policy=policy.default)
     parts = [p for p in email.walk() if p.get_content_type() == "text/calendar"]
