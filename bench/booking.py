@@ -14,11 +14,13 @@ What it does, start to end, on its own:
      free slot and a new citizen (the whole request: key, body checks, booking, reply, commit);
    * the booking services the endpoint calls (``hold_slot`` confirmed at once, ``send_confirmed``,
      commit) called directly;
-   * a loser: ``POST /api/v1/bookings`` for a slot already booked (409 ``slot_taken`` with alternatives);
+   * a loser: ``POST /api/v1/bookings`` for a slot already booked (409 ``slot_taken`` with the
+     nearest free times), and the refusal alone (``hold_slot`` raising ``SlotTaken``, rolled back);
    * two comparators in the same run: the floor, one bare INSERT of a booking row through SQLAlchemy
      Core in its own transaction, and ``GET /healthz`` through the same test client;
 
-3. prints runs, median and p95 in milliseconds, the ratio of each median to the floor's, the SQL
+3. prints runs, median and p95 in milliseconds, the ratio of each median to the floor's, the median
+   CPU time of this process (less swayed than wall time by other work on the machine), the SQL
    statements (``cursor.execute`` calls) and the database round trips (statements plus each
    transaction's begin and end) per operation;
 4. drops the database and removes the temporary folder, also on error.
@@ -64,6 +66,7 @@ class Row:
 
     name: str
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)  # this process's CPU: less swayed by the machine's load
     statements: list[int] = field(default_factory=list)
     round_trips: list[int] = field(default_factory=list)
 
@@ -77,8 +80,10 @@ class Row:
         def spread(values: list[int]) -> str:
             return f"{min(values)}" if min(values) == max(values) else f"{min(values)}-{max(values)}"
 
-        return (f"{self.name:<34}{len(ms):>5}{statistics.median(ms):>11.2f}{percentile(ms, 0.95):>9.2f}"
-                f"{self.median_ms / floor.median_ms:>9.1f}×{spread(self.statements):>12}{spread(self.round_trips):>13}")
+        cpu = statistics.median(self.cpu_seconds) * 1000
+        return (f"{self.name:<36}{len(ms):>5}{statistics.median(ms):>11.2f}{percentile(ms, 0.95):>9.2f}"
+                f"{self.median_ms / floor.median_ms:>9.1f}×{cpu:>9.2f}{spread(self.statements):>12}"
+                f"{spread(self.round_trips):>13}")
 
 
 @contextmanager
@@ -108,9 +113,10 @@ def database_traffic() -> Iterator[dict[str, int]]:
 
 def measured(row: Row, run: Callable[[], None]) -> None:
     with database_traffic() as counts:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         run()
         row.seconds.append(time.perf_counter() - began)
+        row.cpu_seconds.append(time.process_time() - cpu)
     row.statements.append(counts["statements"])
     row.round_trips.append(counts["statements"] + counts["transactions"])
 
@@ -202,6 +208,27 @@ def main(argv: list[str] | None = None) -> int:
             if response.status_code != 409 or payload.get("error") != "slot_taken" or not payload.get("alternatives"):
                 raise SystemExit(f"booking: a loser got {response.status_code}: {response.get_data(True)[:500]}")
 
+        def loser_refused() -> None:
+            still_free = {e for _, e in free}
+            start, expert_id = next(t for t in reversed(taken) if t[1] in still_free)
+            from booking.citizens import validate_citizen
+            from booking.services import SlotTaken
+
+            details = validate_citizen(**body(start, expert_id)["citizen"])
+            topic = db.session.scalar(select(Topic).where(Topic.slug == seeded.topic))
+            try:
+                with bench.app.test_request_context():
+                    hold_slot(db.session, topic=topic, channel="video", start=start, citizen=details,
+                              question=QUESTION, now=utcnow(), policy=policy, actor=actor, expert_id=expert_id,
+                              source="api")
+            except SlotTaken:
+                pass
+            else:
+                raise SystemExit("booking: hold_slot took a time already booked")
+            finally:
+                db.session.rollback()
+                db.session.remove()
+
         row_values: dict[str, Any] = {}
         floor_start = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
 
@@ -225,9 +252,11 @@ def main(argv: list[str] | None = None) -> int:
             if response.status_code != 200:
                 raise SystemExit(f"booking: /healthz answered {response.status_code}")
 
-        rows = {name: Row(name) for name in ("POST /api/v1/bookings (201)", "services directly", "loser (409)",
+        rows = {name: Row(name) for name in ("POST /api/v1/bookings (201)", "services directly",
+                                             "loser: POST (409, alternatives)", "loser: hold_slot refuses",
                                              "floor: one bare INSERT", "GET /healthz")}
-        kinds = list(zip(rows.values(), (api_booking, service_booking, loser, floor, healthz), strict=True))
+        kinds = list(zip(rows.values(), (api_booking, service_booking, loser, loser_refused, floor, healthz),
+                         strict=True))
         for round_ in range(runs):
             for row, run in kinds:
                 if round_ < args.warmup:
@@ -238,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         floor_row = rows["floor: one bare INSERT"]
         print(f"okno one booking, in-process ({len(seeded.experts)} experts, one video topic, a day of "
               f"{PER_EXPERT} slots each; the bookings fill it); {bench.database.label}")
-        print(f"{'':<34}{'runs':>5}{'median ms':>11}{'p95 ms':>9}{'× floor':>10}{'statements':>12}{'round trips':>13}")
+        print(f"{'':<36}{'runs':>5}{'median ms':>11}{'p95 ms':>9}{'× floor':>10}{'CPU ms':>9}{'statements':>12}"
+              f"{'round trips':>13}")
         for row in rows.values():
             print(row.line(floor_row))
     return 0
