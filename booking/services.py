@@ -2,8 +2,12 @@
 
 How double booking is prevented:
 
+* before any lock, one read of the topic's experts and the bookings around the time
+  (``precheck``) turns away a request for a time already taken, so that the losers of a rush
+  never queue for a lock; it rules out only what the engine's busy rule rules out;
 * on PostgreSQL every write that takes an expert's time first locks that expert's row
-  (``SELECT ... FOR UPDATE``), then re-checks the slot with the slot engine, then inserts;
+  (``SELECT ... FOR UPDATE``), then re-checks the slot with the slot engine on that expert's one
+  day, read afresh (``expert_day_slots``), then inserts;
   concurrent requests for the same expert queue on the lock, so the check and the insert
   are atomic; experts are always locked in id order, so two reschedules cannot deadlock;
 * on SQLite every write transaction is ``BEGIN IMMEDIATE`` (see ``scheduler.app``), which
