@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import Select, and_, func, null, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -223,24 +223,27 @@ class Precheck:
     consulting: list[Expert]  # the topic's active experts (or the chosen one), by id
     untaken: list[Expert]  # of those, the ones no committed booking or live hold takes at that time
     stale_holds: bool  # a pending hold whose time ran out lies near that time (expire it under the lock)
+    active: int | None = None  # what the ``active`` query given to ``precheck`` counted
 
 
 def precheck(session: Session, topic: Topic, start: datetime, now: datetime, expert_id: int | None = None,
-             location_id: int | None = None) -> Precheck:
+             location_id: int | None = None, active: Select[tuple[int]] | None = None) -> Precheck:
     """One indexed query, no locks: the topic's experts and the bookings around ``start``.
 
     In a rush most requests lose; this turns them away without queueing for a lock. It only ever
     rules an expert out by the engine's own busy rule (``BusyIndex``) on bookings already committed,
     so it never refuses a free time; a time it lets through is checked again under the lock.
+    ``active`` (e.g. ``active_query``) is counted in the same statement, saving a round trip.
     """
     end = start + topic.duration + topic.buffer
     booked_topic = aliased(Topic)
     around = and_(Booking.expert_id == Expert.id, Booking.status.in_(ACTIVE_STATUSES),
                   Booking.starts_at > start - HOLD_REACH, Booking.starts_at < end,
                   Booking.ends_at > start - HOLD_REACH / 2)
+    counted = active.scalar_subquery() if active is not None else null()
     query = (
         select(Expert, Booking.topic_id, Booking.starts_at, Booking.ends_at, booked_topic.buffer_minutes,
-               Booking.location_id, Booking.status, Booking.hold_expires_at)
+               Booking.location_id, Booking.status, Booking.hold_expires_at, counted)
         .join(expert_topics, and_(expert_topics.c.expert_id == Expert.id, expert_topics.c.topic_id == topic.id))
         .outerjoin(Booking, around)
         .outerjoin(booked_topic, booked_topic.id == Booking.topic_id)
@@ -252,8 +255,10 @@ def precheck(session: Session, topic: Topic, start: datetime, now: datetime, exp
     experts: dict[int, Expert] = {}
     busy: list[BusyInterval] = []
     stale = False
-    for expert, topic_id, starts_at, ends_at, buffer, place, status, hold_expires_at in session.execute(query):
+    count: int | None = None
+    for expert, topic_id, starts_at, ends_at, buffer, place, status, hold_expires_at, n in session.execute(query):
         experts.setdefault(expert.id, expert)
+        count = n
         if starts_at is None:
             continue
         if status == BookingStatus.PENDING and (hold_expires_at is None or hold_expires_at <= now):
@@ -273,8 +278,11 @@ def precheck(session: Session, topic: Topic, start: datetime, now: datetime, exp
                 return True
         return False
 
+    if active is not None and not experts:  # no row to carry the count: nobody consults
+        count = session.scalar(active)
     consulting = list(experts.values())
-    return Precheck(consulting, [e for e in consulting if untaken(e.id)], stale)
+    return Precheck(consulting, [e for e in consulting if untaken(e.id)], stale,
+                    int(count or 0) if active is not None else None)
 
 
 def first_free_slot(session: Session, topic: Topic, channel: str, start: datetime, now: datetime,
@@ -315,6 +323,13 @@ def nearest_alternatives(session: Session, topic: Topic, channel: str, start: da
 
 def count_active(session: Session, topic_id: int, email: str, phone: str, now: datetime,
                  exclude_booking_id: int | None = None) -> int:
+    """The citizen's active bookings on the topic (by email or phone), as the per-topic limit counts them."""
+    return int(session.scalar(active_query(topic_id, email, phone, now, exclude_booking_id)) or 0)
+
+
+def active_query(topic_id: int, email: str, phone: str, now: datetime,
+                 exclude_booking_id: int | None = None) -> Select[tuple[int]]:
+    """The count ``count_active`` reads, as a query to run alone or inside another."""
     query = select(func.count(Booking.id)).where(
         Booking.topic_id == topic_id,
         Booking.status.in_(ACTIVE_STATUSES),
@@ -325,7 +340,7 @@ def count_active(session: Session, topic_id: int, email: str, phone: str, now: d
     )
     if exclude_booking_id is not None:
         query = query.where(Booking.id != exclude_booking_id)
-    return int(session.scalar(query) or 0)
+    return query
 
 
 def _free_seat(session: Session, expert_id: int, start: datetime, exclude_booking_id: int | None = None) -> int:
@@ -378,10 +393,12 @@ def hold_slot(
     _check_location(session, channel, location_id)
 
     lock_citizen(session, topic.id, citizen.email, citizen.phone)
-    if count_active(session, topic.id, citizen.email, citizen.phone, now) >= policy.active_per_topic:
+    # After the citizen's lock, so the count sees their booking committed meanwhile; read with the
+    # pre-check, in one statement.
+    seen = precheck(session, topic, start, now, expert_id, location_id,
+                    active=active_query(topic.id, citizen.email, citizen.phone, now))
+    if (seen.active or 0) >= policy.active_per_topic:
         raise LimitReached(policy.active_per_topic)
-
-    seen = precheck(session, topic, start, now, expert_id, location_id)
     if expert_id is not None and not seen.consulting:
         raise DomainError({"expert": _l("This expert does not consult on this topic.")})
     candidates = seen.untaken

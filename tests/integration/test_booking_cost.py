@@ -23,9 +23,9 @@ from tests.booking_fixtures import bookable_setup
 from tests.integration.test_booking_services import POLICY, citizen, hold
 
 # Per partner booking: key, topic (with department and hours), the citizen's locks (PostgreSQL),
-# their active bookings, the pre-check, the expert's lock (PostgreSQL), hours, overrides, busy
+# the pre-check with their active bookings, the expert's lock (PostgreSQL), hours, overrides, busy
 # times, then one INSERT each for the booking, its events, its audit entries and its email.
-MAX_STATEMENTS = 13
+MAX_STATEMENTS = 12
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN")
 
 
@@ -82,8 +82,8 @@ def test_a_loser_is_refused_from_one_read_without_waiting_for_the_experts_lock(s
     with statements(session) as sent, pytest.raises(SlotTaken) as refused:
         hold(session, setup, setup.at(10), now, citizen(2), expert_id=expert.id)
     assert not any("FOR UPDATE" in s for s in sent), "\n".join(sent)
-    # The citizen's locks and active bookings (the per-topic limit), then the pre-check: nothing else.
-    assert len(sent) <= 3, "\n".join(sent)
+    # The citizen's locks (PostgreSQL), then the pre-check with their active bookings: nothing else.
+    assert len(sent) <= 2, "\n".join(sent)
     assert refused.value.find_alternatives(session), "a refusal still offers the nearest free times"
 
 
