@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus
+from booking.slot_cache import cached_slots
 from scheduler.availability.engine import (
     BusyInterval,
     ReceptionWindow,
@@ -32,6 +33,8 @@ from scheduler.schedules.models import DateOverride, ReceptionDay, WeeklyAvailab
 
 # The longest search one request may ask for; longer ranges are refused, not truncated.
 MAX_RANGE_DAYS = 62
+# A booking is one engine slot, and slots never cross midnight (engine rule 4).
+LONGEST_BOOKING = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -137,23 +140,64 @@ def search_slots(
     now: datetime,
     expert_id: int | None = None,
     exclude_booking_id: int | None = None,
+    *,
+    cached: bool = False,
 ) -> list[FoundSlot]:
     """Free slots of ``topic`` on ``channel`` for the local dates ``first_day..last_day``.
 
     ``exclude_booking_id`` leaves one booking out of the busy times, so that a reschedule
-    may move within (or next to) its own current time.
+    may move within (or next to) its own current time. ``cached`` lets the answer come from
+    ``booking.slot_cache`` (at most ``SLOT_CACHE_SECONDS`` old, see there): for what is shown,
+    never for the check a booking makes under its lock.
     """
     if channel not in topic.channels:
         return []
-    department = topic.department
-    tz = department.zone
-    calendar = department.working_calendar
     experts = topic_experts(session, topic, expert_id)
     if not experts:
         return []
     ids = [e.id for e in experts]
+    tz = topic.department.zone
 
-    weekly = engine_weekly(session.scalars(select(WeeklyAvailability).where(WeeklyAvailability.expert_id.in_(ids))))
+    def compute(first: date, last: date) -> list[Slot]:
+        return _engine_slots(session, topic, channel, ids, first, last, now, exclude_booking_id)
+
+    if cached and exclude_booking_id is None:
+        slots = cached_slots(
+            session, (topic.id, channel, expert_id), first_day, last_day, now,
+            today=now.astimezone(tz).date(), earliest=max(now, now + timedelta(minutes=topic.min_notice_minutes)),
+            day_of_instant=lambda instant: instant.astimezone(tz).date(), compute=compute,
+        )
+    else:
+        slots = compute(first_day, last_day)
+    by_id = {e.id: e for e in experts}
+    locations = _locations(session, {s.location_id for s in slots if s.location_id is not None})
+    return [FoundSlot(s, by_id[s.expert_id], locations.get(s.location_id) if s.location_id else None)
+            for s in slots if s.expert_id in by_id]
+
+
+def _engine_slots(
+    session: Session,
+    topic: Topic,
+    channel: str,
+    ids: list[int],
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    exclude_booking_id: int | None,
+) -> list[Slot]:
+    """The engine's slots for the experts ``ids``: one query per kind of input, rows read as tuples."""
+    department = topic.department
+    tz = department.zone
+    calendar = department.working_calendar
+    weekly = [
+        WeeklyInterval(expert, channel_.value, weekday, starts, ends, valid_from, valid_to, location)  # type: ignore[arg-type]
+        for expert, channel_, weekday, starts, ends, valid_from, valid_to, location in session.execute(
+            select(WeeklyAvailability.expert_id, WeeklyAvailability.channel, WeeklyAvailability.weekday,
+                   WeeklyAvailability.starts, WeeklyAvailability.ends, WeeklyAvailability.valid_from,
+                   WeeklyAvailability.valid_to, WeeklyAvailability.location_id)
+            .where(WeeklyAvailability.expert_id.in_(ids))
+        )
+    ]
     pad = timedelta(days=1)
     overrides = engine_overrides(
         session.scalars(
@@ -179,14 +223,11 @@ def search_slots(
         reception = expand_reception_days(patterns, first_day, last_day, calendar.effective_weekday)
 
     busy = load_busy(session, ids, first_day, last_day, tz, now, exclude_booking_id)
-    slots = find_slots(
+    return find_slots(
         topic=topic_rules(topic), channel=channel, first_day=first_day, last_day=last_day,  # type: ignore[arg-type]
         now=now, tz=tz, calendar=calendar, business_hours=department.hours_by_weekday(), expert_ids=ids,
         weekly=weekly, overrides=overrides, reception=reception, busy=busy,
     )
-    by_id = {e.id: e for e in experts}
-    locations = _locations(session, {s.location_id for s in slots if s.location_id is not None})
-    return [FoundSlot(s, by_id[s.expert_id], locations.get(s.location_id) if s.location_id else None) for s in slots]
 
 
 def _locations(session: Session, ids: set[int]) -> dict[int, Location]:
@@ -204,7 +245,12 @@ def load_busy(
     now: datetime,
     exclude_booking_id: int | None = None,
 ) -> list[BusyInterval]:
-    """Every interval the experts hold around the range: live bookings and unexpired holds."""
+    """Every interval the experts hold around the range: live bookings and unexpired holds.
+
+    Bounded by date on both sides (``ix_bookings_expert_start``), so the cost does not grow with
+    the experts' past: a booking is made from an engine slot, which never crosses midnight, so one
+    that ends inside the range started at most ``LONGEST_BOOKING`` before it.
+    """
     range_start = datetime.combine(first_day - timedelta(days=2), time(0), tzinfo=tz)
     range_end = datetime.combine(last_day + timedelta(days=2), time(0), tzinfo=tz)
     query = (
@@ -215,6 +261,7 @@ def load_busy(
             Booking.expert_id.in_(expert_ids),
             Booking.status.in_(ACTIVE_STATUSES),
             Booking.starts_at < range_end,
+            Booking.starts_at >= range_start - LONGEST_BOOKING,
             Booking.ends_at > range_start,
             or_(
                 Booking.status != BookingStatus.PENDING,

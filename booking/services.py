@@ -224,7 +224,8 @@ def nearest_alternatives(session: Session, topic: Topic, channel: str, start: da
     when one was chosen."""
     local = start.astimezone(topic.department.zone).date()
     first = max(local - timedelta(days=3), now.astimezone(topic.department.zone).date())
-    found = search_slots(session, topic, channel, first, local + timedelta(days=14), now, expert_id=expert_id)
+    found = search_slots(session, topic, channel, first, local + timedelta(days=14), now, expert_id=expert_id,
+                         cached=True)
     if location_id is not None:
         found = [s for s in found if s.slot.location_id == location_id]
     found.sort(key=lambda s: (abs((s.start - start).total_seconds()), s.start, s.expert.id))
