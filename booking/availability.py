@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus
 from booking.slot_cache import cached_slots
 from scheduler.availability.engine import (
+    BusyIndex,
     BusyInterval,
     ReceptionWindow,
     Slot,
@@ -222,7 +224,7 @@ def _engine_slots(
         ).all()
         reception = expand_reception_days(patterns, first_day, last_day, calendar.effective_weekday)
 
-    busy = load_busy(session, ids, first_day, last_day, tz, now, exclude_booking_id)
+    busy = busy_index(session, ids, first_day, last_day, tz, now, exclude_booking_id)
     return find_slots(
         topic=topic_rules(topic), channel=channel, first_day=first_day, last_day=last_day,  # type: ignore[arg-type]
         now=now, tz=tz, calendar=calendar, business_hours=department.hours_by_weekday(), expert_ids=ids,
@@ -245,7 +247,55 @@ def load_busy(
     now: datetime,
     exclude_booking_id: int | None = None,
 ) -> list[BusyInterval]:
-    """Every interval the experts hold around the range: live bookings and unexpired holds.
+    """Every interval the experts hold around the range: live bookings and unexpired holds."""
+    return [
+        BusyInterval(expert_id, topic_id, starts_at, ends_at, timedelta(minutes=buffer_minutes), location_id)
+        for expert_id, topic_id, starts_at, ends_at, buffer_minutes, location_id in session.execute(
+            _busy_query(expert_ids, first_day, last_day, tz, now, exclude_booking_id))
+    ]
+
+
+def busy_index(
+    session: Session,
+    expert_ids: Sequence[int],
+    first_day: date,
+    last_day: date,
+    tz: ZoneInfo,
+    now: datetime,
+    exclude_booking_id: int | None = None,
+) -> BusyIndex:
+    """What ``load_busy`` reads, straight into the engine's index: the instants are read as the
+    driver gives them and put in UTC here, with no object per booking (thousands per search)."""
+    plain = Booking.starts_at.type.impl  # the driver's DateTime under UTCDateTime
+    query = _busy_query(expert_ids, first_day, last_day, tz, now, exclude_booking_id,
+                        type_coerce(Booking.starts_at, plain), type_coerce(Booking.ends_at, plain))
+    buffers: dict[int, timedelta] = {}
+    return BusyIndex.from_utc(
+        (expert_id, _as_utc(starts_at),
+         _as_utc(ends_at) + (buffers.get(minutes) or buffers.setdefault(minutes, timedelta(minutes=minutes))),
+         topic_id, location_id)
+        for expert_id, topic_id, starts_at, ends_at, minutes, location_id in session.execute(query)
+    )
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A driver's timestamp as an aware UTC instant (SQLite's are naive UTC, as UTCDateTime stores them)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _busy_query(
+    expert_ids: Sequence[int],
+    first_day: date,
+    last_day: date,
+    tz: ZoneInfo,
+    now: datetime,
+    exclude_booking_id: int | None,
+    starts: Any = Booking.starts_at,
+    ends: Any = Booking.ends_at,
+) -> Select[Any]:
+    """Live bookings and unexpired holds of the experts around the range.
 
     Bounded by date on both sides (``ix_bookings_expert_start``), so the cost does not grow with
     the experts' past: a booking is made from an engine slot, which never crosses midnight, so one
@@ -254,8 +304,7 @@ def load_busy(
     range_start = datetime.combine(first_day - timedelta(days=2), time(0), tzinfo=tz)
     range_end = datetime.combine(last_day + timedelta(days=2), time(0), tzinfo=tz)
     query = (
-        select(Booking.expert_id, Booking.topic_id, Booking.starts_at, Booking.ends_at, Topic.buffer_minutes,
-               Booking.location_id)
+        select(Booking.expert_id, Booking.topic_id, starts, ends, Topic.buffer_minutes, Booking.location_id)
         .join(Topic, Topic.id == Booking.topic_id)
         .where(
             Booking.expert_id.in_(expert_ids),
@@ -271,7 +320,4 @@ def load_busy(
     )
     if exclude_booking_id is not None:
         query = query.where(Booking.id != exclude_booking_id)
-    return [
-        BusyInterval(expert_id, topic_id, starts_at, ends_at, timedelta(minutes=buffer_minutes), location_id)
-        for expert_id, topic_id, starts_at, ends_at, buffer_minutes, location_id in session.execute(query)
-    ]
+    return query
