@@ -155,7 +155,7 @@ COMPACT_COLUMNS = ("start", "end", "expert", "location", "seats_left")
 class CompactSlotList(BaseModel):
     """The free slots as rows: ``?shape=compact`` (about a third of the full shape's size).
 
-    Each row holds the COMPACT_COLUMNS of one slot: its start and end (ISO 8601 with the offset, as in
+    Each row holds, in the order ``columns`` names, one slot's start and end (ISO 8601 with the offset, as in
     the full shape), the expert's id, the office's id (null for video) and the seats left; the names
     of the experts and offices are given once, in ``experts`` and ``locations``. Same slots, same
     order, same values as the full shape.
