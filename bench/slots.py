@@ -83,11 +83,11 @@ HOURS = ((clock(9), clock(13)), (clock(14), clock(18)))
 
 # --- the dataset --------------------------------------------------------------------------------
 
-def seed(seed_value: int) -> tuple[date, int]:
-    """Schema and data inside the current app context; returns (tomorrow, bookings made)."""
-    from booking.models import ApplicantType, Booking, BookingStatus
+def seed_people(hours: tuple[tuple[clock, clock], ...], experts: int,
+                timezone: str = "Europe/Moscow") -> tuple[Any, list[Any]]:
+    """Schema, the department (RU calendar, Mon-Fri 8-20), the video topic and ``experts`` experts with
+    weekly video ``hours`` Mon-Fri, inside the current app context (flushed, not committed)."""
     from scheduler.auth.models import Role, User
-    from scheduler.db import utcnow
     from scheduler.departments.models import BusinessHours, Department, Topic
     from scheduler.experts.models import Expert
     from scheduler.extensions import db
@@ -95,14 +95,14 @@ def seed(seed_value: int) -> tuple[date, int]:
 
     db.create_all()
     session = db.session
-    department = Department(slug="bench", title="Одно окно", timezone="Europe/Moscow", holiday_calendar="RU")
+    department = Department(slug="bench", title="Одно окно", timezone=timezone, holiday_calendar="RU")
     for weekday in range(5):
         department.hours.append(BusinessHours(weekday=weekday, opens=clock(8), closes=clock(20)))
     topic = Topic(slug=TOPIC, title="Технологическое присоединение", department=department, duration_minutes=30,
                   allows_video=True, allows_in_person=False, horizon_days=30)
     session.add_all([department, topic])
-    experts = []
-    for n in range(EXPERTS):
+    people = []
+    for n in range(experts):
         # A placeholder hash: nobody signs in, and 50 argon2 hashes would only slow the set-up.
         user = User(email=f"expert{n}@bench.example.org", full_name=f"Эксперт {n + 1}", role=Role.EXPERT,
                     password_hash="!bench")
@@ -110,12 +110,37 @@ def seed(seed_value: int) -> tuple[date, int]:
         expert.topics = [topic]
         session.add_all([user, expert])
         for weekday in range(5):
-            for starts, ends in HOURS:
+            for starts, ends in hours:
                 session.add(WeeklyAvailability(expert=expert, channel=Channel.VIDEO, weekday=weekday,
                                                starts=starts, ends=ends))
-        experts.append(expert)
+        people.append(expert)
     session.flush()
+    return topic, people
 
+
+def booking_row(n: int, topic: Any, expert: Any, start: datetime, now: datetime) -> dict[str, Any]:
+    from booking.models import ApplicantType, BookingStatus
+    from scheduler.schedules.models import Channel
+
+    return {
+        "code": f"BENCH{n:06d}", "topic_id": topic.id, "channel": Channel.VIDEO, "expert_id": expert.id,
+        "starts_at": start, "ends_at": start + timedelta(minutes=30), "seat": 1,
+        "status": BookingStatus.CONFIRMED, "created_at": now, "confirmed_at": now, "source": "web",
+        "citizen_name": f"Гражданин {n}", "citizen_email": f"citizen{n}@bench.example.org",
+        "citizen_phone": f"+7916{n:07d}", "applicant_type": ApplicantType.INDIVIDUAL,
+        "consent_at": now, "manage_token_salt": secrets.token_hex(16),
+        "manage_token_hash": secrets.token_hex(32),
+    }
+
+
+def seed(seed_value: int) -> tuple[date, int, int]:
+    """Schema and data inside the current app context; returns (tomorrow, bookings made, window days)."""
+    from booking.models import Booking
+    from scheduler.db import utcnow
+    from scheduler.extensions import db
+
+    topic, experts = seed_people(HOURS, EXPERTS)
+    department = topic.department
     zone = department.zone
     calendar = department.working_calendar
     now = utcnow()
@@ -137,21 +162,59 @@ def seed(seed_value: int) -> tuple[date, int]:
     rows: list[dict[str, Any]] = []
     for index, expert in enumerate(experts):
         for starts in rng.sample(grid, per_expert + (1 if index < extra else 0)):
-            n = len(rows)
-            start = starts.replace(tzinfo=zone).astimezone(UTC)
-            rows.append({
-                "code": f"BENCH{n:06d}", "topic_id": topic.id, "channel": Channel.VIDEO, "expert_id": expert.id,
-                "starts_at": start, "ends_at": start + timedelta(minutes=30), "seat": 1,
-                "status": BookingStatus.CONFIRMED, "created_at": now, "confirmed_at": now, "source": "web",
-                "citizen_name": f"Гражданин {n}", "citizen_email": f"citizen{n}@bench.example.org",
-                "citizen_phone": f"+7916{n:07d}", "applicant_type": ApplicantType.INDIVIDUAL,
-                "consent_at": now, "manage_token_salt": secrets.token_hex(16),
-                "manage_token_hash": secrets.token_hex(32),
-            })
+            rows.append(booking_row(len(rows), topic, expert, starts.replace(tzinfo=zone).astimezone(UTC), now))
+    db.session.execute(insert(Booking), rows)
+    db.session.commit()
+    db.session.remove()
+    return tomorrow, len(rows), WINDOW_DAYS
+
+
+def seed_dataset(path: Path) -> tuple[date, int, int]:
+    """The peer benchmark's data set (its ``dataset.json``): the same staff, hours (Mon-Fri 9-18), days
+    off, hours of unavailability (an "hours" override keeping the rest of the day) and appointments
+    (confirmed bookings); returns (window start, bookings, window days)."""
+    from booking.models import Booking
+    from scheduler.db import utcnow
+    from scheduler.extensions import db
+    from scheduler.schedules.models import DateOverride, OverrideKind
+
+    data = json.loads(path.read_text())
+    hours = data["working_hours"]
+    if hours.get("days") != "Mon-Fri" or data["service"]["minutes"] != 30:
+        raise SystemExit(f"slots: {path} is not a data set this bench can load (Mon-Fri, 30-minute slots)")
+    opens, closes = clock.fromisoformat(hours["start"]), clock.fromisoformat(hours["end"])
+    topic, experts = seed_people(((opens, closes),), len(data["staff"]), data["time_zone"])
+    zone = topic.department.zone
+    session = db.session
+    for off in data["day_offs"]:
+        session.add(DateOverride(expert=experts[off["staff"]], first_day=date.fromisoformat(off["start"]),
+                                 last_day=date.fromisoformat(off["end"]), kind=OverrideKind.ABSENCE))
+    gaps: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    for gap in data["unavailabilities"]:
+        gaps.setdefault((gap["staff"], gap["date"]), []).append((gap["start"], gap["end"]))
+    for (staff, day), taken in gaps.items():
+        kept, moment = [], hours["start"]
+        for starts, ends in sorted(taken):
+            if starts > moment:
+                kept.append([moment, starts])
+            moment = max(moment, ends)
+        if moment < hours["end"]:
+            kept.append([moment, hours["end"]])
+        session.add(DateOverride(expert=experts[staff], first_day=date.fromisoformat(day),
+                                 last_day=date.fromisoformat(day), kind=OverrideKind.HOURS, intervals=kept))
+    now = utcnow()
+    rows = []
+    for n, appointment in enumerate(data["appointments"]):
+        local = datetime.combine(date.fromisoformat(appointment["date"]), clock.fromisoformat(appointment["start"]))
+        start = local.replace(tzinfo=zone).astimezone(UTC)
+        rows.append(booking_row(n, topic, experts[appointment["staff"]], start, now))
     session.execute(insert(Booking), rows)
     session.commit()
     session.remove()
-    return tomorrow, len(rows)
+    first = date.fromisoformat(data["window_start"])
+    if first <= now.astimezone(zone).date():
+        raise SystemExit(f"slots: the data set's window starts {first}, not after today: seed it again")
+    return first, len(rows), int(data["window_days"])
 
 
 # --- the measurements -----------------------------------------------------------------------------
@@ -342,6 +405,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "a throwaway database on, e.g. postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--repeat", type=int, default=30, help="timed runs of each kind (default 30, at most 1000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed for the bookings (default 1)")
+    parser.add_argument("--dataset", type=Path, default=None,
+                        help="load the peer benchmark's dataset.json (its staff, hours, days off and appointments) "
+                             "instead of the random bookings, and search its window")
     parser.add_argument("--redis-url", default="",
                         help="a Redis database for the slot cache's shared version stamp (default: none); "
                              "the bench deletes only its key okno:slots:version")
@@ -357,17 +423,18 @@ def main(argv: list[str] | None = None) -> int:
         from scheduler.extensions import db
 
         began = time.perf_counter()
-        first, bookings = seed(args.seed)
+        first, bookings, window_days = seed_dataset(args.dataset) if args.dataset else seed(args.seed)
         seeded_in = time.perf_counter() - began
-        last = first + timedelta(days=WINDOW_DAYS - 1)
+        last = first + timedelta(days=window_days - 1)
         engine = time_engine(first, last, args.repeat)
         search, counts = time_search(first, last, args.repeat)
         by_range = {days: statements_for(first, days) for days in (1, WINDOW_DAYS, 62)}
         db.session.remove()  # nothing of this process holds the database while the servers are timed
         *web, bare = time_servers(bench, first, last, args.repeat, args.redis_url)
 
-        print(f"okno slot search: {EXPERTS} experts, {bookings} confirmed bookings over {BOOKING_DAYS} days "
-              f"(seeded in {seeded_in:.1f} s); window {first}..{last} ({WINDOW_DAYS} days); {bench.database.label}; "
+        source = f"the data set {args.dataset.name}" if args.dataset else f"{EXPERTS} experts over {BOOKING_DAYS} days"
+        print(f"okno slot search: {source}, {bookings} confirmed bookings "
+              f"(seeded in {seeded_in:.1f} s); window {first}..{last} ({window_days} days); {bench.database.label}; "
               f"slot cache stamp: {'Redis' if args.redis_url else 'this process only'}")
         print(f"{'':<22}{'runs':>6}{'median ms':>12}{'p95 ms':>10}{'slots':>8}{'bytes':>10}{'x bare':>10}")
         for figures in (engine, search):
