@@ -69,8 +69,9 @@ def topic_rules(topic: Topic) -> TopicRules:
     )
 
 
-def engine_weekly(rows: Iterable[WeeklyAvailability]) -> list[WeeklyInterval]:
-    """Weekly availability rows as the pure hours rule reads them."""
+def engine_weekly(rows: Iterable[Any]) -> list[WeeklyInterval]:
+    """Weekly availability rows (``WeeklyAvailability`` objects, or rows of its columns of the same
+    names) as the pure hours rule reads them."""
     return [
         WeeklyInterval(r.expert_id, r.channel.value, r.weekday, r.starts, r.ends, r.valid_from, r.valid_to,  # type: ignore[arg-type]
                        r.location_id)
@@ -191,15 +192,12 @@ def _engine_slots(
     department = topic.department
     tz = department.zone
     calendar = department.working_calendar
-    weekly = [
-        WeeklyInterval(expert, channel_.value, weekday, starts, ends, valid_from, valid_to, location)  # type: ignore[arg-type]
-        for expert, channel_, weekday, starts, ends, valid_from, valid_to, location in session.execute(
-            select(WeeklyAvailability.expert_id, WeeklyAvailability.channel, WeeklyAvailability.weekday,
-                   WeeklyAvailability.starts, WeeklyAvailability.ends, WeeklyAvailability.valid_from,
-                   WeeklyAvailability.valid_to, WeeklyAvailability.location_id)
-            .where(WeeklyAvailability.expert_id.in_(ids))
-        )
-    ]
+    weekly = engine_weekly(session.execute(  # the columns alone: rows, not objects
+        select(WeeklyAvailability.expert_id, WeeklyAvailability.channel, WeeklyAvailability.weekday,
+               WeeklyAvailability.starts, WeeklyAvailability.ends, WeeklyAvailability.valid_from,
+               WeeklyAvailability.valid_to, WeeklyAvailability.location_id)
+        .where(WeeklyAvailability.expert_id.in_(ids))
+    ))
     pad = timedelta(days=1)
     overrides = engine_overrides(
         session.scalars(
@@ -273,11 +271,8 @@ def busy_index(
     query = _busy_query(expert_ids, first_day, last_day, tz, now, exclude_booking_id,
                         type_coerce(Booking.starts_at, plain), type_coerce(Booking.ends_at, plain))
     as_utc = _text_as_utc if text else _as_utc
-    buffers: dict[int, timedelta] = {}
     return BusyIndex.from_utc(
-        (expert_id, as_utc(starts_at),
-         as_utc(ends_at) + (buffers.get(minutes) or buffers.setdefault(minutes, timedelta(minutes=minutes))),
-         topic_id, location_id)
+        (expert_id, as_utc(starts_at), as_utc(ends_at) + timedelta(minutes=minutes), topic_id, location_id)
         for expert_id, topic_id, starts_at, ends_at, minutes, location_id in session.execute(query)
     )
 
