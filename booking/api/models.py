@@ -111,16 +111,17 @@ class Slot(BaseModel):
 
 
 class _InstantText:
-    """``isoformat`` once per distinct instant: the experts of a topic share most slot times."""
+    """``isoformat`` once per datetime object: the slot engine hands every expert with the same slot
+    time the same objects. Keyed by identity (cheap, and the zone stays part of what is written);
+    only for one answer, while the slots it writes are alive."""
 
     def __init__(self) -> None:
-        self._texts: dict[tuple[datetime, Any], str] = {}
+        self._texts: dict[int, str] = {}
 
     def __call__(self, instant: datetime) -> str:
-        key = (instant, instant.tzinfo)  # equal instants in two zones are written differently
-        text = self._texts.get(key)
+        text = self._texts.get(id(instant))
         if text is None:
-            text = self._texts[key] = instant.isoformat()
+            text = self._texts[id(instant)] = instant.isoformat()
         return text
 
 
