@@ -121,9 +121,12 @@ class SlotCache:
             while len(self._entries) > MAX_ENTRIES:
                 self._entries.popitem(last=False)
 
-    def clear(self) -> None:
+    def close(self) -> None:
+        """Forget the entries and close the connections to Redis."""
         with self._lock:
             self._entries.clear()
+        if self._redis is not None:
+            self._redis.close()
 
 
 def slot_cache() -> SlotCache | None:

@@ -37,6 +37,7 @@ def use_cache(app: Flask, seconds: float, redis_url: str) -> Iterator[SlotCache]
         yield cache
     finally:
         app.extensions.pop("okno_slot_cache", None)
+        cache.close()
 
 
 @pytest.fixture
@@ -135,6 +136,7 @@ def test_another_nodes_stamp_invalidates(app: Flask, session: Any, setup: Any, c
     assert (start, expert) in shown(session, setup, now)  # stale: nothing told this node yet
     other_node = SlotCache(60, redis_url, redis_client_options(app.config))
     other_node.bump_shared()  # what the other node's commit does
+    other_node.close()
     assert (start, expert) not in shown(session, setup, now)
 
 
