@@ -12,11 +12,18 @@ What it does, start to end, on its own:
    the slot grid of the next 28 days (100 per expert, never overlapping);
 3. times the search for the 14 days from tomorrow, ``--repeat`` runs each after a warm-up:
    the pure engine (``find_slots`` on inputs prepared once, exactly as ``search_slots`` builds
-   them), ``booking.availability.search_slots`` (queries + engine, a fresh session per run), and
-   ``GET /api/v1/slots`` on a gunicorn server on a free 127.0.0.1 port (rate limits off);
-4. prints runs, median and p95 in milliseconds and the slots returned, and the number of SQL
-   statements one ``search_slots`` call issues (for 1, 14 and 62 days: it must not grow);
-5. stops gunicorn, drops the database and removes the temporary folder, also on error.
+   them), ``booking.availability.search_slots`` (queries + engine, a fresh session per run,
+   uncached), and ``GET /api/v1/slots`` on gunicorn servers on a free 127.0.0.1 port (rate limits
+   off; one worker, one thread, the project's gunicorn.conf.py): with the slot cache off
+   (``SLOT_CACHE_SECONDS=0``), with it on (the default 10 s; the shared stamp in Redis when
+   ``--redis-url`` names one), and ``&shape=compact`` with it on;
+4. times, on the same gunicorn settings in the same run, the comparators: a bare Flask app
+   (``bench/bare_flask.py``) answering the search's own JSON body, byte for byte, and the same
+   document through ``jsonify`` on each request (the "x bare" column divides by this one);
+5. prints runs, median and p95 in milliseconds, the slots and bytes returned, each HTTP line's
+   median as a multiple of the bare Flask one, and the number of SQL statements one
+   ``search_slots`` call issues (for 1, 14 and 62 days: it must not grow);
+6. stops gunicorn, drops the database and removes the temporary folder, also on error.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import os
 import random
 import secrets
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -55,7 +63,6 @@ from sqlalchemy import event, insert, select  # noqa: E402
 from bench.rush import (  # noqa: E402
     bench_app,
     percentile,
-    start_gunicorn,
     stop,
     wait_until_serving,
 )
@@ -76,11 +83,11 @@ HOURS = ((clock(9), clock(13)), (clock(14), clock(18)))
 
 # --- the dataset --------------------------------------------------------------------------------
 
-def seed(seed_value: int) -> tuple[date, int]:
-    """Schema and data inside the current app context; returns (tomorrow, bookings made)."""
-    from booking.models import ApplicantType, Booking, BookingStatus
+def seed_people(hours: tuple[tuple[clock, clock], ...], experts: int,
+                timezone: str = "Europe/Moscow") -> tuple[Any, list[Any]]:
+    """Schema, the department (RU calendar, Mon-Fri 8-20), the video topic and ``experts`` experts with
+    weekly video ``hours`` Mon-Fri, inside the current app context (flushed, not committed)."""
     from scheduler.auth.models import Role, User
-    from scheduler.db import utcnow
     from scheduler.departments.models import BusinessHours, Department, Topic
     from scheduler.experts.models import Expert
     from scheduler.extensions import db
@@ -88,14 +95,14 @@ def seed(seed_value: int) -> tuple[date, int]:
 
     db.create_all()
     session = db.session
-    department = Department(slug="bench", title="Одно окно", timezone="Europe/Moscow", holiday_calendar="RU")
+    department = Department(slug="bench", title="Одно окно", timezone=timezone, holiday_calendar="RU")
     for weekday in range(5):
         department.hours.append(BusinessHours(weekday=weekday, opens=clock(8), closes=clock(20)))
     topic = Topic(slug=TOPIC, title="Технологическое присоединение", department=department, duration_minutes=30,
                   allows_video=True, allows_in_person=False, horizon_days=30)
     session.add_all([department, topic])
-    experts = []
-    for n in range(EXPERTS):
+    people = []
+    for n in range(experts):
         # A placeholder hash: nobody signs in, and 50 argon2 hashes would only slow the set-up.
         user = User(email=f"expert{n}@bench.example.org", full_name=f"Эксперт {n + 1}", role=Role.EXPERT,
                     password_hash="!bench")
@@ -103,12 +110,37 @@ def seed(seed_value: int) -> tuple[date, int]:
         expert.topics = [topic]
         session.add_all([user, expert])
         for weekday in range(5):
-            for starts, ends in HOURS:
+            for starts, ends in hours:
                 session.add(WeeklyAvailability(expert=expert, channel=Channel.VIDEO, weekday=weekday,
                                                starts=starts, ends=ends))
-        experts.append(expert)
+        people.append(expert)
     session.flush()
+    return topic, people
 
+
+def booking_row(n: int, topic: Any, expert: Any, start: datetime, now: datetime) -> dict[str, Any]:
+    from booking.models import ApplicantType, BookingStatus
+    from scheduler.schedules.models import Channel
+
+    return {
+        "code": f"BENCH{n:06d}", "topic_id": topic.id, "channel": Channel.VIDEO, "expert_id": expert.id,
+        "starts_at": start, "ends_at": start + timedelta(minutes=30), "seat": 1,
+        "status": BookingStatus.CONFIRMED, "created_at": now, "confirmed_at": now, "source": "web",
+        "citizen_name": f"Гражданин {n}", "citizen_email": f"citizen{n}@bench.example.org",
+        "citizen_phone": f"+7916{n:07d}", "applicant_type": ApplicantType.INDIVIDUAL,
+        "consent_at": now, "manage_token_salt": secrets.token_hex(16),
+        "manage_token_hash": secrets.token_hex(32),
+    }
+
+
+def seed(seed_value: int) -> tuple[date, int, int]:
+    """Schema and data inside the current app context; returns (tomorrow, bookings made, window days)."""
+    from booking.models import Booking
+    from scheduler.db import utcnow
+    from scheduler.extensions import db
+
+    topic, experts = seed_people(HOURS, EXPERTS)
+    department = topic.department
     zone = department.zone
     calendar = department.working_calendar
     now = utcnow()
@@ -130,21 +162,59 @@ def seed(seed_value: int) -> tuple[date, int]:
     rows: list[dict[str, Any]] = []
     for index, expert in enumerate(experts):
         for starts in rng.sample(grid, per_expert + (1 if index < extra else 0)):
-            n = len(rows)
-            start = starts.replace(tzinfo=zone).astimezone(UTC)
-            rows.append({
-                "code": f"BENCH{n:06d}", "topic_id": topic.id, "channel": Channel.VIDEO, "expert_id": expert.id,
-                "starts_at": start, "ends_at": start + timedelta(minutes=30), "seat": 1,
-                "status": BookingStatus.CONFIRMED, "created_at": now, "confirmed_at": now, "source": "web",
-                "citizen_name": f"Гражданин {n}", "citizen_email": f"citizen{n}@bench.example.org",
-                "citizen_phone": f"+7916{n:07d}", "applicant_type": ApplicantType.INDIVIDUAL,
-                "consent_at": now, "manage_token_salt": secrets.token_hex(16),
-                "manage_token_hash": secrets.token_hex(32),
-            })
+            rows.append(booking_row(len(rows), topic, expert, starts.replace(tzinfo=zone).astimezone(UTC), now))
+    db.session.execute(insert(Booking), rows)
+    db.session.commit()
+    db.session.remove()
+    return tomorrow, len(rows), WINDOW_DAYS
+
+
+def seed_dataset(path: Path) -> tuple[date, int, int]:
+    """The peer benchmark's data set (its ``dataset.json``): the same staff, hours (Mon-Fri 9-18), days
+    off, hours of unavailability (an "hours" override keeping the rest of the day) and appointments
+    (confirmed bookings); returns (window start, bookings, window days)."""
+    from booking.models import Booking
+    from scheduler.db import utcnow
+    from scheduler.extensions import db
+    from scheduler.schedules.models import DateOverride, OverrideKind
+
+    data = json.loads(path.read_text())
+    hours = data["working_hours"]
+    if hours.get("days") != "Mon-Fri" or data["service"]["minutes"] != 30:
+        raise SystemExit(f"slots: {path} is not a data set this bench can load (Mon-Fri, 30-minute slots)")
+    opens, closes = clock.fromisoformat(hours["start"]), clock.fromisoformat(hours["end"])
+    topic, experts = seed_people(((opens, closes),), len(data["staff"]), data["time_zone"])
+    zone = topic.department.zone
+    session = db.session
+    for off in data["day_offs"]:
+        session.add(DateOverride(expert=experts[off["staff"]], first_day=date.fromisoformat(off["start"]),
+                                 last_day=date.fromisoformat(off["end"]), kind=OverrideKind.ABSENCE))
+    gaps: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    for gap in data["unavailabilities"]:
+        gaps.setdefault((gap["staff"], gap["date"]), []).append((gap["start"], gap["end"]))
+    for (staff, day), taken in gaps.items():
+        kept, moment = [], hours["start"]
+        for starts, ends in sorted(taken):
+            if starts > moment:
+                kept.append([moment, starts])
+            moment = max(moment, ends)
+        if moment < hours["end"]:
+            kept.append([moment, hours["end"]])
+        session.add(DateOverride(expert=experts[staff], first_day=date.fromisoformat(day),
+                                 last_day=date.fromisoformat(day), kind=OverrideKind.HOURS, intervals=kept))
+    now = utcnow()
+    rows = []
+    for n, appointment in enumerate(data["appointments"]):
+        local = datetime.combine(date.fromisoformat(appointment["date"]), clock.fromisoformat(appointment["start"]))
+        start = local.replace(tzinfo=zone).astimezone(UTC)
+        rows.append(booking_row(n, topic, experts[appointment["staff"]], start, now))
     session.execute(insert(Booking), rows)
     session.commit()
     session.remove()
-    return tomorrow, len(rows)
+    first = date.fromisoformat(data["window_start"])
+    if first <= now.astimezone(zone).date():
+        raise SystemExit(f"slots: the data set's window starts {first}, not after today: seed it again")
+    return first, len(rows), int(data["window_days"])
 
 
 # --- the measurements -----------------------------------------------------------------------------
@@ -154,11 +224,18 @@ class Figures:
     name: str
     seconds: list[float]
     slots: int
+    size: int | None = None  # bytes of one answer (HTTP)
 
-    def line(self) -> str:
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    def line(self, comparator: Figures | None = None) -> str:
         ms = [s * 1000 for s in self.seconds]
-        return (f"{self.name:<14}{len(ms):>6}{statistics.median(ms):>12.1f}{percentile(ms, 0.95):>10.1f}"
-                f"{self.slots:>8}")
+        size = "" if self.size is None else f"{self.size:>10,}"
+        ratio = "" if comparator is None else f"{self.median / comparator.median:>9.1f}x"
+        return (f"{self.name:<22}{len(ms):>6}{statistics.median(ms):>12.1f}{percentile(ms, 0.95):>10.1f}"
+                f"{self.slots:>8}{size:>10}{ratio}")
 
 
 def load_topic() -> Any:
@@ -249,8 +326,8 @@ def statements_for(first: date, days: int) -> int:
     return len(statements)
 
 
-def get_slots(port: int, path: str) -> tuple[float, int]:
-    """(seconds from connect to the last byte, slots in the answer)."""
+def get(port: int, path: str) -> tuple[float, bytes]:
+    """(seconds from connect to the last byte, the body)."""
     began = time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -262,18 +339,61 @@ def get_slots(port: int, path: str) -> tuple[float, int]:
     elapsed = time.perf_counter() - began
     if response.status != 200:
         raise SystemExit(f"slots: GET {path} answered {response.status}: {raw[:500]!r}")
-    return elapsed, len(json.loads(raw)["slots"])
+    return elapsed, raw
 
 
-def time_http(port: int, first: date, last: date, repeat: int, warmup: int = 3) -> Figures:
+def slots_path(first: date, last: date, shape: str = "") -> str:
     path = f"/api/v1/slots?topic={TOPIC}&channel=video&from={first.isoformat()}&to={last.isoformat()}"
+    return f"{path}&shape={shape}" if shape else path
+
+
+def time_http(name: str, port: int, path: str, repeat: int, warmup: int = 3) -> tuple[Figures, bytes]:
     for _ in range(warmup):
-        get_slots(port, path)
-    seconds, slots = [], 0
+        get(port, path)
+    seconds, raw = [], b""
     for _ in range(repeat):
-        elapsed, slots = get_slots(port, path)
+        elapsed, raw = get(port, path)
         seconds.append(elapsed)
-    return Figures("HTTP", seconds, slots)
+    body = json.loads(raw) if raw.startswith(b"{") else {}
+    return Figures(name, seconds, len(body.get("slots", [])), len(raw)), raw
+
+
+@contextmanager
+def serving(bench: Any, env: dict[str, str], app: str, name: str) -> Iterator[None]:
+    """``app`` on gunicorn, one worker and one thread (sequential requests, the warm-up reaches the
+    only worker), started in the project folder so that its gunicorn.conf.py applies."""
+    log = bench.workdir / f"gunicorn-{name}.log"
+    with log.open("ab") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "gthread", "--threads", "1",
+             "--bind", f"127.0.0.1:{bench.port}", "--graceful-timeout", "5", "--timeout", "120", app],
+            cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{bench.port}", server, log)
+        yield
+    finally:
+        stop(server)
+
+
+def time_servers(bench: Any, first: date, last: date, repeat: int, redis_url: str) -> list[Figures]:
+    """The search over HTTP (cache off, on, compact) and the bare Flask comparator, one server at a time."""
+    env = {**os.environ, **bench.settings, "REDIS_URL": redis_url}
+    if redis_url:
+        import redis
+
+        redis.Redis.from_url(redis_url).delete("okno:slots:version")
+    with serving(bench, {**env, "SLOT_CACHE_SECONDS": "0"}, "wsgi:app", "uncached"):
+        uncached, body = time_http("HTTP, no cache", bench.port, slots_path(first, last), repeat)
+    with serving(bench, env, "wsgi:app", "cached"):
+        cached, _ = time_http("HTTP, cached", bench.port, slots_path(first, last), repeat)
+        compact, _ = time_http("HTTP, compact, cached", bench.port, slots_path(first, last, "compact"), repeat)
+    body_file = bench.workdir / "body.json"
+    body_file.write_bytes(body)
+    with serving(bench, {**env, "OKNO_BENCH_BODY_FILE": str(body_file)}, "bench.bare_flask:app", "bare"):
+        body_only, _ = time_http("bare Flask, bytes", bench.port, "/body", repeat)
+        bare, _ = time_http("bare Flask, jsonify", bench.port, "/data", repeat)
+    return [uncached, cached, compact, body_only, bare]
 
 
 # --- main -------------------------------------------------------------------------------------------
@@ -285,6 +405,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "a throwaway database on, e.g. postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--repeat", type=int, default=30, help="timed runs of each kind (default 30, at most 1000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed for the bookings (default 1)")
+    parser.add_argument("--dataset", type=Path, default=None,
+                        help="load the peer benchmark's dataset.json (its staff, hours, days off and appointments) "
+                             "instead of the random bookings, and search its window")
+    parser.add_argument("--redis-url", default="",
+                        help="a Redis database for the slot cache's shared version stamp (default: none); "
+                             "the bench deletes only its key okno:slots:version")
     args = parser.parse_args(argv)
     if not 1 <= args.repeat <= 1000:
         parser.error("--repeat must be 1..1000")
@@ -297,28 +423,24 @@ def main(argv: list[str] | None = None) -> int:
         from scheduler.extensions import db
 
         began = time.perf_counter()
-        first, bookings = seed(args.seed)
+        first, bookings, window_days = seed_dataset(args.dataset) if args.dataset else seed(args.seed)
         seeded_in = time.perf_counter() - began
-        last = first + timedelta(days=WINDOW_DAYS - 1)
+        last = first + timedelta(days=window_days - 1)
         engine = time_engine(first, last, args.repeat)
         search, counts = time_search(first, last, args.repeat)
         by_range = {days: statements_for(first, days) for days in (1, WINDOW_DAYS, 62)}
-        db.session.remove()  # nothing of this process holds the database while the server is timed
+        db.session.remove()  # nothing of this process holds the database while the servers are timed
+        *web, bare = time_servers(bench, first, last, args.repeat, args.redis_url)
 
-        # One process, one thread: requests are sequential, and the warm-up reaches the only worker.
-        log = bench.workdir / "gunicorn.log"
-        server = start_gunicorn(bench.port, {**os.environ, **bench.settings}, 1, 1, log)
-        try:
-            wait_until_serving(f"http://127.0.0.1:{bench.port}", server, log)
-            web = time_http(bench.port, first, last, args.repeat)
-        finally:
-            stop(server)
-
-        print(f"okno slot search: {EXPERTS} experts, {bookings} confirmed bookings over {BOOKING_DAYS} days "
-              f"(seeded in {seeded_in:.1f} s); window {first}..{last} ({WINDOW_DAYS} days); {bench.database.label}")
-        print(f"{'':<14}{'runs':>6}{'median ms':>12}{'p95 ms':>10}{'slots':>8}")
-        for figures in (engine, search, web):
+        source = f"the data set {args.dataset.name}" if args.dataset else f"{EXPERTS} experts over {BOOKING_DAYS} days"
+        print(f"okno slot search: {source}, {bookings} confirmed bookings "
+              f"(seeded in {seeded_in:.1f} s); window {first}..{last} ({window_days} days); {bench.database.label}; "
+              f"slot cache stamp: {'Redis' if args.redis_url else 'this process only'}")
+        print(f"{'':<22}{'runs':>6}{'median ms':>12}{'p95 ms':>10}{'slots':>8}{'bytes':>10}{'x bare':>10}")
+        for figures in (engine, search):
             print(figures.line())
+        for figures in (*web, bare):
+            print(figures.line(bare))
         spread = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
         print(f"SQL statements per search_slots call: {spread} "
               f"(1 day: {by_range[1]}, {WINDOW_DAYS} days: {by_range[WINDOW_DAYS]}, 62 days: {by_range[62]})")

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, String, and_, or_, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
 from booking.models import ACTIVE_STATUSES, Booking, BookingStatus
+from booking.slot_cache import cached_slots
 from scheduler.availability.engine import (
-    BusyInterval,
+    BusyIndex,
     ReceptionWindow,
     Slot,
     TopicRules,
@@ -32,6 +34,8 @@ from scheduler.schedules.models import DateOverride, ReceptionDay, WeeklyAvailab
 
 # The longest search one request may ask for; longer ranges are refused, not truncated.
 MAX_RANGE_DAYS = 62
+# A booking is one engine slot, and slots never cross midnight (engine rule 4).
+LONGEST_BOOKING = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,9 @@ def topic_rules(topic: Topic) -> TopicRules:
     )
 
 
-def engine_weekly(rows: Iterable[WeeklyAvailability]) -> list[WeeklyInterval]:
-    """Weekly availability rows as the pure hours rule reads them."""
+def engine_weekly(rows: Iterable[Any]) -> list[WeeklyInterval]:
+    """Weekly availability rows (``WeeklyAvailability`` objects, or rows of its columns of the same
+    names) as the pure hours rule reads them."""
     return [
         WeeklyInterval(r.expert_id, r.channel.value, r.weekday, r.starts, r.ends, r.valid_from, r.valid_to,  # type: ignore[arg-type]
                        r.location_id)
@@ -137,23 +142,61 @@ def search_slots(
     now: datetime,
     expert_id: int | None = None,
     exclude_booking_id: int | None = None,
+    *,
+    cached: bool = False,
 ) -> list[FoundSlot]:
     """Free slots of ``topic`` on ``channel`` for the local dates ``first_day..last_day``.
 
     ``exclude_booking_id`` leaves one booking out of the busy times, so that a reschedule
-    may move within (or next to) its own current time.
+    may move within (or next to) its own current time. ``cached`` lets the answer come from
+    ``booking.slot_cache`` (at most ``SLOT_CACHE_SECONDS`` old, see there): for what is shown,
+    never for the check a booking makes under its lock.
     """
     if channel not in topic.channels:
         return []
-    department = topic.department
-    tz = department.zone
-    calendar = department.working_calendar
     experts = topic_experts(session, topic, expert_id)
     if not experts:
         return []
     ids = [e.id for e in experts]
+    tz = topic.department.zone
 
-    weekly = engine_weekly(session.scalars(select(WeeklyAvailability).where(WeeklyAvailability.expert_id.in_(ids))))
+    def compute(first: date, last: date) -> list[Slot]:
+        return _engine_slots(session, topic, channel, ids, first, last, now, exclude_booking_id)
+
+    if cached and exclude_booking_id is None:
+        slots = cached_slots(
+            session, (topic.id, channel, expert_id), first_day, last_day, now,
+            today=now.astimezone(tz).date(), earliest=max(now, now + timedelta(minutes=topic.min_notice_minutes)),
+            day_of_instant=lambda instant: instant.astimezone(tz).date(), compute=compute,
+        )
+    else:
+        slots = compute(first_day, last_day)
+    by_id = {e.id: e for e in experts}
+    locations = _locations(session, {s.location_id for s in slots if s.location_id is not None})
+    return [FoundSlot(s, by_id[s.expert_id], locations.get(s.location_id) if s.location_id else None)
+            for s in slots if s.expert_id in by_id]
+
+
+def _engine_slots(
+    session: Session,
+    topic: Topic,
+    channel: str,
+    ids: list[int],
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    exclude_booking_id: int | None,
+) -> list[Slot]:
+    """The engine's slots for the experts ``ids``: one query per kind of input, rows read as tuples."""
+    department = topic.department
+    tz = department.zone
+    calendar = department.working_calendar
+    weekly = engine_weekly(session.execute(  # the columns alone: rows, not objects
+        select(WeeklyAvailability.expert_id, WeeklyAvailability.channel, WeeklyAvailability.weekday,
+               WeeklyAvailability.starts, WeeklyAvailability.ends, WeeklyAvailability.valid_from,
+               WeeklyAvailability.valid_to, WeeklyAvailability.location_id)
+        .where(WeeklyAvailability.expert_id.in_(ids))
+    ))
     pad = timedelta(days=1)
     overrides = engine_overrides(
         session.scalars(
@@ -178,15 +221,12 @@ def search_slots(
         ).all()
         reception = expand_reception_days(patterns, first_day, last_day, calendar.effective_weekday)
 
-    busy = load_busy(session, ids, first_day, last_day, tz, now, exclude_booking_id)
-    slots = find_slots(
+    busy = busy_index(session, ids, first_day, last_day, tz, now, exclude_booking_id)
+    return find_slots(
         topic=topic_rules(topic), channel=channel, first_day=first_day, last_day=last_day,  # type: ignore[arg-type]
         now=now, tz=tz, calendar=calendar, business_hours=department.hours_by_weekday(), expert_ids=ids,
         weekly=weekly, overrides=overrides, reception=reception, busy=busy,
     )
-    by_id = {e.id: e for e in experts}
-    locations = _locations(session, {s.location_id for s in slots if s.location_id is not None})
-    return [FoundSlot(s, by_id[s.expert_id], locations.get(s.location_id) if s.location_id else None) for s in slots]
 
 
 def _locations(session: Session, ids: set[int]) -> dict[int, Location]:
@@ -195,7 +235,7 @@ def _locations(session: Session, ids: set[int]) -> dict[int, Location]:
     return {loc.id: loc for loc in session.scalars(select(Location).where(Location.id.in_(ids)))}
 
 
-def load_busy(
+def busy_index(
     session: Session,
     expert_ids: Sequence[int],
     first_day: date,
@@ -203,18 +243,61 @@ def load_busy(
     tz: ZoneInfo,
     now: datetime,
     exclude_booking_id: int | None = None,
-) -> list[BusyInterval]:
-    """Every interval the experts hold around the range: live bookings and unexpired holds."""
+) -> BusyIndex:
+    """Live bookings and unexpired holds of the experts around the range, straight into the engine's
+    index: the instants are read as the driver gives them and put in UTC here, with no object per
+    booking (thousands per search)."""
+    # SQLite keeps instants as naive UTC text, which datetime.fromisoformat reads many times faster
+    # than the generic DateTime type does; other drivers give datetimes.
+    text = session.get_bind().dialect.name == "sqlite"
+    plain = String() if text else Booking.starts_at.type.impl
+    query = _busy_query(expert_ids, first_day, last_day, tz, now, exclude_booking_id,
+                        type_coerce(Booking.starts_at, plain), type_coerce(Booking.ends_at, plain))
+    as_utc = _text_as_utc if text else _as_utc
+    return BusyIndex.from_utc(
+        (expert_id, as_utc(starts_at), as_utc(ends_at) + timedelta(minutes=minutes), topic_id, location_id)
+        for expert_id, topic_id, starts_at, ends_at, minutes, location_id in session.execute(query)
+    )
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A driver's timestamp as an aware UTC instant."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _text_as_utc(value: str) -> datetime:
+    """SQLite's stored text of an instant (naive UTC, as UTCDateTime writes it) as an aware UTC instant."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _busy_query(
+    expert_ids: Sequence[int],
+    first_day: date,
+    last_day: date,
+    tz: ZoneInfo,
+    now: datetime,
+    exclude_booking_id: int | None,
+    starts: Any = Booking.starts_at,
+    ends: Any = Booking.ends_at,
+) -> Select[Any]:
+    """Live bookings and unexpired holds of the experts around the range.
+
+    Bounded by date on both sides (``ix_bookings_expert_start``), so the cost does not grow with
+    the experts' past: a booking is made from an engine slot, which never crosses midnight, so one
+    that ends inside the range started at most ``LONGEST_BOOKING`` before it.
+    """
     range_start = datetime.combine(first_day - timedelta(days=2), time(0), tzinfo=tz)
     range_end = datetime.combine(last_day + timedelta(days=2), time(0), tzinfo=tz)
     query = (
-        select(Booking.expert_id, Booking.topic_id, Booking.starts_at, Booking.ends_at, Topic.buffer_minutes,
-               Booking.location_id)
+        select(Booking.expert_id, Booking.topic_id, starts, ends, Topic.buffer_minutes, Booking.location_id)
         .join(Topic, Topic.id == Booking.topic_id)
         .where(
             Booking.expert_id.in_(expert_ids),
             Booking.status.in_(ACTIVE_STATUSES),
             Booking.starts_at < range_end,
+            Booking.starts_at >= range_start - LONGEST_BOOKING,
             Booking.ends_at > range_start,
             or_(
                 Booking.status != BookingStatus.PENDING,
@@ -224,10 +307,7 @@ def load_busy(
     )
     if exclude_booking_id is not None:
         query = query.where(Booking.id != exclude_booking_id)
-    return [
-        BusyInterval(expert_id, topic_id, starts_at, ends_at, timedelta(minutes=buffer_minutes), location_id)
-        for expert_id, topic_id, starts_at, ends_at, buffer_minutes, location_id in session.execute(query)
-    ]
+    return query
 
 
 def expert_day_slots(
@@ -241,31 +321,12 @@ def expert_day_slots(
 ) -> list[FoundSlot]:
     """Free slots of one expert (known to consult on ``topic``) on one local date of the department.
 
-    What a booking re-checks under the expert's lock: the same inputs and the same engine as
+    What a booking re-checks under the expert's lock: the same loaders and engine as
     ``search_slots``, for one expert and one date only, always read from the database (never from
-    anything cached), so the check sees every booking committed before the lock was taken.
+    ``booking.slot_cache``), so the check sees every booking committed before the lock was taken.
     """
     if channel not in topic.channels:
         return []
-    department = topic.department
-    pad = timedelta(days=1)
-    weekly = engine_weekly(session.scalars(select(WeeklyAvailability).where(WeeklyAvailability.expert_id == expert.id)))
-    overrides = engine_overrides(session.scalars(select(DateOverride).where(
-        DateOverride.expert_id == expert.id, DateOverride.last_day >= day - pad, DateOverride.first_day <= day + pad)))
-    reception: list[ReceptionWindow] = []
-    if channel == "in_person":
-        patterns = session.scalars(
-            select(ReceptionDay)
-            .where(ReceptionDay.topics.any(Topic.id == topic.id), ReceptionDay.experts.any(Expert.id == expert.id))
-            .options(selectinload(ReceptionDay.topics), selectinload(ReceptionDay.experts),
-                     selectinload(ReceptionDay.exceptions), selectinload(ReceptionDay.location))
-        ).all()
-        reception = expand_reception_days(patterns, day, day, department.working_calendar.effective_weekday)
-    busy = load_busy(session, [expert.id], day, day, department.zone, now, exclude_booking_id)
-    slots = find_slots(
-        topic=topic_rules(topic), channel=channel, first_day=day, last_day=day, now=now,  # type: ignore[arg-type]
-        tz=department.zone, calendar=department.working_calendar, business_hours=department.hours_by_weekday(),
-        expert_ids=[expert.id], weekly=weekly, overrides=overrides, reception=reception, busy=busy,
-    )
+    slots = _engine_slots(session, topic, channel, [expert.id], day, day, now, exclude_booking_id)
     locations = _locations(session, {s.location_id for s in slots if s.location_id is not None})
     return [FoundSlot(s, expert, locations.get(s.location_id) if s.location_id else None) for s in slots]

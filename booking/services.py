@@ -263,7 +263,7 @@ def precheck(session: Session, topic: Topic, start: datetime, now: datetime, exp
             continue
         if status == BookingStatus.PENDING and (hold_expires_at is None or hold_expires_at <= now):
             stale = stale or hold_expires_at is not None
-            continue  # not busy (as in load_busy); an expired one is cancelled under the lock
+            continue  # not busy (as in availability._busy_query); an expired one is cancelled under the lock
         busy.append(BusyInterval(expert.id, topic_id, starts_at, ends_at, timedelta(minutes=buffer), place))
     index = BusyIndex(busy)
 
@@ -314,7 +314,8 @@ def nearest_alternatives(session: Session, topic: Topic, channel: str, start: da
     when one was chosen."""
     local = start.astimezone(topic.department.zone).date()
     first = max(local - timedelta(days=3), now.astimezone(topic.department.zone).date())
-    found = search_slots(session, topic, channel, first, local + timedelta(days=14), now, expert_id=expert_id)
+    found = search_slots(session, topic, channel, first, local + timedelta(days=14), now, expert_id=expert_id,
+                         cached=True)
     if location_id is not None:
         found = [s for s in found if s.slot.location_id == location_id]
     found.sort(key=lambda s: (abs((s.start - start).total_seconds()), s.start, s.expert.id))

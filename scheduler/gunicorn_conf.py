@@ -3,6 +3,11 @@
 - Logging: gunicorn's own lines (its master process too, where the app is not loaded) take
   ``LOG_FORMAT`` as the app's do, carry the request id, and keep URL secrets out of the access and
   error logs (``scheduler.redaction``).
+- Garbage collection: once the app is loaded (``post_fork``: in each worker, whether or not the app
+  was preloaded), everything alive is moved out of the collector's sight with ``gc.freeze()`` (the
+  modules, models and compiled queries of a worker are never garbage), and the first generation is
+  collected less often (``GC_THRESHOLDS``): a search answering thousands of slots no longer pays
+  for repeated scans of the whole heap. Cycles are still collected.
 - Metrics: with several worker processes, Prometheus metrics are kept in files under
   ``PROMETHEUS_MULTIPROC_DIR`` (see ``scheduler.metrics``); the directory is emptied when the server
   starts and an exited worker's live gauges are dropped.
@@ -14,6 +19,7 @@ on the command line or in ``GUNICORN_CMD_ARGS``.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -36,6 +42,26 @@ class OknoLogger(Logger):  # type: ignore[misc]
 
 
 logger_class = "scheduler.gunicorn_conf.OknoLogger"
+
+
+# gen0 after 50,000 net allocations instead of 700; gen1 and gen2 as often relative to it as by default.
+GC_THRESHOLDS = (50_000, 10, 10)
+
+
+def tune_gc() -> None:
+    """Collect garbage, freeze what survives (the loaded app) and raise the first threshold."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def post_fork(_server: Any, _worker: Any) -> None:
+    tune_gc()
+
+
+def post_worker_init(_worker: Any) -> None:
+    # The app is loaded by now even without --preload: freeze it as well.
+    tune_gc()
 
 
 def on_starting(_server: Any) -> None:

@@ -15,7 +15,10 @@ API_DESCRIPTION = ("Booking consultations with public services. Instants carry a
                    "YYYY-MM-DD. Partners authenticate with `Authorization: Bearer <key>`. Every POST accepts an "
                    "`Idempotency-Key` header, so a retry after a lost answer never acts twice. "
                    "`consent_personal_data: true` states that the citizen agreed to the personal-data policy "
-                   "published at `/privacy` (its purpose, the data, the retention periods and how to ask).")
+                   "published at `/privacy` (its purpose, the data, the retention periods and how to ask). "
+                   "Free slots (`GET /api/v1/slots`) may be up to `SLOT_CACHE_SECONDS` old (10 by default), never "
+                   "booked twice: a time taken meanwhile is refused with 409 `slot_taken`; `shape=compact` answers "
+                   "them as rows, about a third of the size.")
 
 api_spec = SpecTree(
     "flask",

@@ -13,6 +13,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    RootModel,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -109,8 +110,91 @@ class Slot(BaseModel):
                    location=Location.of(found.location), seats_left=found.slot.seats_left)
 
 
+class _InstantText:
+    """``isoformat`` once per datetime object: the slot engine hands every expert with the same slot
+    time the same objects. Keyed by identity (cheap, and the zone stays part of what is written);
+    only for one answer, while the slots it writes are alive."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, str] = {}
+
+    def __call__(self, instant: datetime) -> str:
+        text = self._texts.get(id(instant))
+        if text is None:
+            text = self._texts[id(instant)] = instant.isoformat()
+        return text
+
+
 class SlotList(BaseModel):
     slots: list[Slot]
+
+    @staticmethod
+    def payload(found: list[FoundSlot]) -> dict[str, Any]:
+        """The body ``SlotList(slots=[Slot.of(s) ...]).model_dump(mode="json")`` gives, built directly:
+        thousands of slots per answer make validating each one the largest cost of the search."""
+        refs: dict[int, dict[str, Any]] = {}
+        places: dict[int, dict[str, Any]] = {}
+        text = _InstantText()
+        slots = []
+        for s in found:
+            expert = s.expert
+            ref = refs.get(expert.id)
+            if ref is None:
+                ref = refs[expert.id] = {"id": expert.id, "name": expert.name}
+            place = s.location
+            if place is not None and place.id not in places:
+                places[place.id] = {"id": place.id, "name": place.name, "address": place.address}
+            slots.append({"start": text(s.start), "end": text(s.end), "channel": s.slot.channel,
+                          "expert": ref, "location": None if place is None else places[place.id],
+                          "seats_left": s.slot.seats_left})
+        return {"slots": slots}
+
+
+COMPACT_COLUMNS = ("start", "end", "expert", "location", "seats_left")
+
+
+class CompactSlotList(BaseModel):
+    """The free slots as rows: ``?shape=compact`` (about a third of the full shape's size).
+
+    Each row holds, in the order ``columns`` names, one slot's start and end (ISO 8601 with the offset, as in
+    the full shape), the expert's id, the office's id (null for video) and the seats left; the names
+    of the experts and offices are given once, in ``experts`` and ``locations``. Same slots, same
+    order, same values as the full shape.
+    """
+
+    model_config = ConfigDict(title="CompactSlotList")
+    shape: Literal["compact"]
+    channel: Channel
+    columns: list[str] = Field(description="start, end, expert, location, seats_left")
+    experts: list[ExpertRef]
+    locations: list[Location]
+    slots: list[tuple[Instant, Instant, int, int | None, int]]
+
+    @staticmethod
+    def payload(found: list[FoundSlot], channel: str) -> dict[str, Any]:
+        refs: dict[int, dict[str, Any]] = {}
+        places: dict[int, dict[str, Any]] = {}
+        text = _InstantText()
+        rows = []
+        for s in found:
+            expert = s.expert
+            if expert.id not in refs:
+                refs[expert.id] = {"id": expert.id, "name": expert.name}
+            place = s.location
+            if place is not None and place.id not in places:
+                places[place.id] = {"id": place.id, "name": place.name, "address": place.address}
+            rows.append((text(s.start), text(s.end), expert.id, None if place is None else place.id,
+                         s.slot.seats_left))
+        return {"shape": "compact", "channel": channel, "columns": list(COMPACT_COLUMNS),
+                "experts": sorted(refs.values(), key=lambda r: r["id"]),
+                "locations": sorted(places.values(), key=lambda r: r["id"]), "slots": rows}
+
+
+class SlotsAnswer(RootModel[SlotList | CompactSlotList]):
+    """``GET /api/v1/slots``: the full shape, or the compact one when asked for."""
+
+    model_config = ConfigDict(title="SlotsAnswer")
+
 
 
 class Citizen(BaseModel):
@@ -378,6 +462,12 @@ def _expert_id_text(value: Any) -> int | None:
     return _expert_id(value if record_id is None else record_id)  # unreadable text stays text, which is refused
 
 
+def _query_shape(value: Any) -> str:
+    if value not in ("full", "compact"):
+        raise refuse(_("Use full or compact."))
+    return str(value)
+
+
 def _query_channel(value: Any) -> str:
     if value not in tuple(Channel):
         raise refuse(_("Use video or in_person."))
@@ -393,6 +483,9 @@ class SlotsQuery(BaseModel):
     last_day: Annotated[date, BeforeValidator(_date), AfterValidator(_after_first_day)] = Field(alias="to")
     expert: Annotated[int | None, BeforeValidator(_expert_id_text), WithJsonSchema({"type": "integer", "minimum": 1})
                       ] = Field(default=None, **NOT_NULL)
+    shape: Annotated[Literal["full", "compact"], BeforeValidator(_query_shape)] = Field(
+        default="full", description="compact: the slots as rows (CompactSlotList), about a third of the size",
+        **NOT_NULL)
 
     @staticmethod
     def missing() -> dict[str, str]:

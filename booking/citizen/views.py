@@ -30,7 +30,7 @@ def topic(slug: str) -> Any:
     first_day = first_shown_day(request.args.get("from", ""), today)
     horizon_end = today + timedelta(days=found_topic.horizon_days)
     last_day = first_day + timedelta(days=DAYS_PER_PAGE - 1)
-    slots = search_slots(db.session, found_topic, channel, first_day, last_day, now, expert_id=expert_id)
+    slots = search_slots(db.session, found_topic, channel, first_day, last_day, now, expert_id=expert_id, cached=True)
     return render_template(
         "citizen/topic.html",
         topic=found_topic,

@@ -214,11 +214,21 @@ class BusyIndex:
     """
 
     def __init__(self, busy: Iterable[BusyInterval]) -> None:
+        self._build((b.expert_id, _utc(b.start), _utc(b.end) + b.buffer, b.topic_id, b.location_id) for b in busy)
+
+    @classmethod
+    def from_utc(cls, rows: Iterable[tuple[int, datetime, datetime, int, int | None]]) -> BusyIndex:
+        """The index of ``(expert_id, start, end + buffer, topic_id, location_id)`` rows whose instants
+        are already in UTC: what a search reads from its database, without an object per booking."""
+        index = cls.__new__(cls)
+        index._build(rows)
+        return index
+
+    def _build(self, rows: Iterable[tuple[int, datetime, datetime, int, int | None]]) -> None:
         grouped: dict[int, list[tuple[datetime, datetime, int, int | None]]] = defaultdict(list)
-        for b in busy:
-            start, end = _utc(b.start), _utc(b.end) + b.buffer
+        for expert_id, start, end, topic_id, location_id in rows:
             if start < end:  # an empty interval occupies nothing
-                grouped[b.expert_id].append((start, end, b.topic_id, b.location_id))
+                grouped[expert_id].append((start, end, topic_id, location_id))
         self._starts: dict[int, list[datetime]] = {}
         self._max_ends: dict[int, list[datetime]] = {}
         self._seats: dict[int, list[tuple[int, int | None]]] = {}
@@ -249,14 +259,17 @@ class BusyIndex:
         at_end = bisect_right(starts, start, lo=before)
         if bisect_left(starts, end, lo=at_end) > at_end:
             return None
-        seats = self._seats[expert_id]
-        if any(seats[i] != (topic_id, location_id) for i in range(before, at_end)):
-            return None
+        if at_end > before:
+            seats = self._seats[expert_id]
+            if any(seats[i] != (topic_id, location_id) for i in range(before, at_end)):
+                return None
         return at_end - before
 
 
 def _utc(instant: datetime) -> datetime:
     """``instant`` in UTC; naive datetimes are rejected rather than guessed."""
+    if instant.tzinfo is UTC:
+        return instant
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"naive datetime not allowed: {instant!r}")
     return instant.astimezone(UTC)
@@ -325,12 +338,13 @@ def find_slots(
     weekly: Iterable[WeeklyInterval],
     overrides: Iterable[DateOverride],
     reception: Iterable[ReceptionWindow],
-    busy: Iterable[BusyInterval],
+    busy: Iterable[BusyInterval] | BusyIndex,
 ) -> list[Slot]:
     """Every bookable slot of ``topic`` on ``channel``, sorted by (start, expert_id).
 
     See the module docstring for the exact rules.  The function is pure so that the web layer,
     the booking transaction (re-validation of a chosen slot) and tests all share one truth.
+    ``busy`` may come as an index already built (``BusyIndex.from_utc``).
     """
     _validate(topic, now)
     if channel not in topic.channels or first_day > last_day:
@@ -349,7 +363,8 @@ def find_slots(
     else:
         days = _candidate_days(limits.first_day, limits.last_day, today, pad=1)
         windows = _in_person_windows(hours, experts, days, topic.topic_id, reception)
-    return _bookable(windows, topic, channel, limits, _SlotClock(topic.duration, tz), BusyIndex(busy))
+    index = busy if isinstance(busy, BusyIndex) else BusyIndex(busy)
+    return _bookable(windows, topic, channel, limits, _SlotClock(topic.duration, tz), index)
 
 
 @dataclass(frozen=True)
@@ -360,9 +375,6 @@ class _Limits:
     first_day: date
     last_day: date  # min(last requested day, today + horizon_days)
 
-    def admit(self, when: _Instants) -> bool:
-        return when.start >= self.earliest and self.first_day <= when.day <= self.last_day
-
 
 def _bookable(
     windows: Iterable[_Window],
@@ -372,21 +384,34 @@ def _bookable(
     clock: _SlotClock,
     index: BusyIndex,
 ) -> list[Slot]:
-    """Grid slots of the windows that pass notice, horizon and busy checks (rules 4-7), sorted."""
-    found: dict[tuple[int, datetime, int | None], Slot] = {}
+    """Grid slots of the windows that pass notice, horizon and busy checks (rules 4-7), sorted.
+
+    One sweep per window along its grid (``grid_starts``), each candidate resolved to instants once per
+    distinct wall time (``_SlotClock``); this loop runs for every candidate of a whole topic, so it
+    reads its settings into locals once.
+    """
+    duration, step, buffer, seats, topic_id = topic.duration, topic.step, topic.buffer, topic.seats, topic.topic_id
+    earliest, first_day, last_day = limits.earliest, limits.first_day, limits.last_day
+    resolve, seats_taken = clock.resolve, index.seats_taken
+    found: dict[tuple[int, datetime, int | None], tuple[datetime, int, int, Slot]] = {}
     for window in windows:
-        for when in _window_instants(window, topic, clock):
-            key = (window.expert_id, when.start, window.location_id)
-            if key in found or not limits.admit(when):
-                continue
-            taken = index.seats_taken(
-                window.expert_id, when.start, when.end + topic.buffer, topic.topic_id, window.location_id
-            )
-            if taken is not None and taken < topic.seats:
-                found[key] = Slot(
-                    when.local_start, when.local_end, channel, window.expert_id, window.location_id, topic.seats - taken
-                )
-    return [found[key] for key in sorted(found, key=_result_order)]
+        expert_id, location_id, zone = window.expert_id, window.location_id, window.zone
+        place = -1 if location_id is None else location_id  # None first in the listing
+        for interval in window.intervals:
+            for wall in grid_starts(interval, duration, step):
+                when = resolve(wall, zone)
+                if when is None or when.start < earliest or not first_day <= when.day <= last_day:
+                    continue
+                key = (expert_id, when.start, location_id)
+                if key in found:
+                    continue
+                taken = seats_taken(expert_id, when.start, when.end + buffer, topic_id, location_id)
+                if taken is not None and taken < seats:
+                    found[key] = (when.start, expert_id, place, Slot(
+                        when.local_start, when.local_end, channel, expert_id, location_id, seats - taken))
+    # Sorted by instant, then expert, then location: (expert, start, location) is unique, so the
+    # slots themselves are never compared.
+    return [item[3] for item in sorted(found.values())]
 
 
 def _validate(topic: TopicRules, now: datetime) -> None:
@@ -460,18 +485,3 @@ class _SlotClock:
             end.astimezone(zone),
             start.astimezone(self._tz).date(),
         )
-
-
-def _window_instants(window: _Window, topic: TopicRules, clock: _SlotClock) -> Iterator[_Instants]:
-    """Every valid grid slot of the window (rules 1 and 4), before notice/horizon/busy checks."""
-    for interval in window.intervals:
-        for wall_start in grid_starts(interval, topic.duration, topic.step):
-            when = clock.resolve(wall_start, window.zone)
-            if when is not None:
-                yield when
-
-
-def _result_order(key: tuple[int, datetime, int | None]) -> tuple[datetime, int, int]:
-    """Sort by instant, then expert, then location (None first) for a stable listing."""
-    expert_id, start, location_id = key
-    return (start, expert_id, -1 if location_id is None else location_id)
