@@ -1,4 +1,4 @@
-"""Who may write (scheduler.transaction): a GET reads only unless its view is marked, and on SQLite it reads beside a writer.
+"""Who may write (scheduler.transaction): a GET reads only unless its view is marked; on SQLite it reads beside a writer.
 
 A probe app on a fresh database (committed data, real transactions, no test-wide rollback) serves
 a few views of its own next to okno's, so that what a request begins and commits is what production does.
@@ -154,3 +154,22 @@ def test_on_sqlite_reads_go_on_while_another_process_holds_the_write_lock(sqlite
     finally:
         writer.close()
     assert client.get("/probe/read").text == "0"
+
+
+def test_the_health_check_borrows_a_checked_connection_and_begins_nothing(probe: Flask) -> None:
+    """The pool's ping is the check (one round trip); the session would add BEGIN, SELECT and COMMIT."""
+    assert probe.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    sent: list[str] = []
+    with probe.app_context():
+        engine = db.engine
+
+    def remember(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        response = probe.test_client().get("/healthz")
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert response.status_code == 200 and response.get_json() == {"status": "ok", "database": "ok"}
+    assert sent == []
