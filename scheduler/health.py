@@ -10,8 +10,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler.db import utcnow
-from scheduler.extensions import db, limiter
+from scheduler.extensions import db
 from scheduler.openapi import documented
+from scheduler.ratelimits import unlimited
 from scheduler.readiness import Readiness, assess_readiness
 from scheduler.transaction import discard_changes
 
@@ -24,7 +25,7 @@ class Health(BaseModel):
 
 
 @bp.route("/healthz")
-@limiter.exempt
+@unlimited
 @documented({200: (Health, "The service and its database are up"), 503: (None, "The database is unreachable")})
 def healthz() -> Any:
     """Health check"""
@@ -53,7 +54,7 @@ def database_answers() -> bool:
 
 
 @bp.route("/readyz")
-@limiter.exempt
+@unlimited
 @documented({200: (Readiness, "Take traffic: every check passes (ok), or only checks outside READY_FAIL_ON fail "
                               "(degraded)"),
              503: (Readiness, "Do not take traffic: a check in READY_FAIL_ON (by default the database) fails")})

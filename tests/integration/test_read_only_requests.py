@@ -1,4 +1,4 @@
-"""Who may write (scheduler.transaction): a GET reads only unless its view is marked; on SQLite it reads beside a writer.
+"""Who may write (scheduler.transaction): a GET reads only unless its view is marked; SQLite reads beside a writer.
 
 A probe app on a fresh database (committed data, real transactions, no test-wide rollback) serves
 a few views of its own next to okno's, so that what a request begins and commits is what production does.
