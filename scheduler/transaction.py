@@ -122,8 +122,8 @@ def register_transaction_boundary(app: Flask) -> None:
 
     @app.after_request
     def _commit_or_roll_back(response: Response) -> Response:
-        if not db.session().in_transaction():  # nothing read or written (adding an object begins one)
-            return response
+        if not db.session.registry.has() or not db.session().in_transaction():
+            return response  # no session, or one that read and wrote nothing (adding an object begins one)
         if not _should_commit(response):
             db.session.rollback()
             return response

@@ -23,7 +23,7 @@ def test_healthz_answers_503_when_the_database_is_unreachable(client: Any, monke
 
     # The check asks the session's connection outside the request's transaction: break that connection
     # (tests/web/test_readiness.py answers 503 with no database server at all).
-    monkeypatch.setattr(db.session.get_bind(), "exec_driver_sql", broken)
+    monkeypatch.setattr(db.engine, "exec_driver_sql", broken)
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["status"] == "error"
