@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test translations translations-update vendor lint bench-slots bench-rush bench-multinode bench-dashboard bench-privacy bench-booking clean
+.PHONY: run test install install-test translations translations-update vendor lint bench-slots bench-rush bench-multinode bench-dashboard bench-privacy bench-booking bench-sqlite bench-endpoints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,15 @@ bench-rush: install
 
 bench-booking: install
 	$(BIN)/python bench/booking.py --database-url $${OKNO_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
+
+## SQLite: readers (searches, pages) beside a writer (bookings), every transaction serialised vs only writers.
+bench-sqlite: install
+	$(BIN)/python bench/sqlite.py
+
+## /healthz and /api/v1/topics beside a bare Flask endpoint on the same gunicorn settings.
+bench-endpoints: install
+	$(BIN)/python bench/endpoints.py --database-url $${OKNO_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+		--redis-url $${OKNO_BENCH_REDIS_URL:-redis://127.0.0.1:6379/14}
 
 ## The same rush through two nodes and two workers on one PostgreSQL and one Redis, one worker killed.
 bench-multinode: install-test

@@ -239,12 +239,12 @@ def free_port() -> int:
 
 
 def start_gunicorn(port: int, env: dict[str, str], workers: int, threads: int, log: Path,
-                   options: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+                   options: tuple[str, ...] = (), target: str = "wsgi:app") -> subprocess.Popen[bytes]:
     with log.open("ab") as output:
         return subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
              "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
-             "--graceful-timeout", "5", "--timeout", "120", *options, "wsgi:app"],
+             "--graceful-timeout", "5", "--timeout", "120", *options, target],
             cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )
 

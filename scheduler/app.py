@@ -170,17 +170,17 @@ def select_locale() -> str:
 
 
 def register_database_events(app: Flask) -> None:
+    from booking.metrics import install_booking_counters
+    from booking.notifications import install_booking_mail
     from scheduler.extensions import db
+    from scheduler.jobs import install_outbox_notifier
+    from scheduler.transaction import refuse_writes_in_read_only_requests, register_transaction_boundary
 
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
             configure_sqlite(engine)
-
-    from booking.metrics import install_booking_counters
-    from booking.notifications import install_booking_mail
-    from scheduler.jobs import install_outbox_notifier
-    from scheduler.transaction import register_transaction_boundary
+        refuse_writes_in_read_only_requests(engine)
 
     install_outbox_notifier()
     install_booking_counters()
@@ -189,14 +189,18 @@ def register_database_events(app: Flask) -> None:
 
 
 def configure_sqlite(engine: Engine) -> None:
-    """Foreign keys on, WAL, and serialised write transactions that SQLAlchemy fully controls.
+    """Foreign keys on, WAL, concurrent reads and serialised write transactions that SQLAlchemy fully controls.
 
     pysqlite's own transaction handling breaks SAVEPOINT; the SQLAlchemy docs' recipe
-    hands BEGIN to SQLAlchemy instead. BEGIN IMMEDIATE takes the write lock up front (waiting
-    up to busy_timeout): a deferred transaction that read first and writes later fails at
-    once with "database is locked" when another process committed meanwhile, and serialised
-    writers are what keeps the embedded database free of double bookings.
+    hands BEGIN to SQLAlchemy instead. Work that may write (``scheduler.transaction.may_write``:
+    unsafe requests, GET views marked ``@writes``, jobs, commands) begins IMMEDIATE, taking the
+    write lock up front (waiting up to busy_timeout): a deferred transaction that read first and
+    writes later fails at once with "database is locked" when another process committed
+    meanwhile, and serialised writers are what keeps the embedded database free of double
+    bookings. Read-only requests begin deferred: under WAL they read a snapshot side by side,
+    never waiting for a writer, and cannot write (``refuse_writes_in_read_only_requests``).
     """
+    from scheduler.transaction import may_write
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -210,7 +214,7 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if may_write() else "BEGIN")
 
 
 def register_blueprints(app: Flask) -> None:

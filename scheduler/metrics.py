@@ -34,7 +34,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy.exc import SQLAlchemyError
 
-from scheduler.extensions import db, limiter
+from scheduler.extensions import db
+from scheduler.ratelimits import unlimited
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def _authorised() -> None:
 
 
 @bp.route("/metrics")
-@limiter.exempt
+@unlimited
 def metrics() -> Response:
     """Prometheus exposition (text, or OpenMetrics when the scraper asks for it)."""
     _authorised()

@@ -1,4 +1,5 @@
-"""A rate-limit refusal that keeps the page: the form as typed, and when to try again."""
+"""Rate limits' plumbing: a refusal that keeps the page (the form as typed, and when to try again), views that
+no limit applies to, and the storage's health."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Flask, make_response
+from flask import Flask, current_app, make_response, request
 from flask.typing import ResponseReturnValue
 from flask.wrappers import Response
 from flask_limiter import RequestLimit
 
 from scheduler.extensions import limiter
+
+View = TypeVar("View", bound=Callable[..., Any])
+_UNLIMITED: set[Callable[..., Any]] = set()
 
 
 def minutes_until_retry(limit: RequestLimit | None = None) -> int:
@@ -82,8 +87,29 @@ def rate_limits_degraded() -> bool:
     return limiter.limiter.storage is not limiter.storage
 
 
+def unlimited(view: View) -> View:
+    """Exempt ``view`` from every rate limit (health checks, metrics), and spare its requests the limiter's work.
+
+    Flask-Limiter resolves an exempt view's limits on every request before finding none; a request
+    filter that knows the view answers at once. Only for views in blueprints that carry no limits.
+    """
+    exempt = limiter.exempt(view)
+    _UNLIMITED.add(exempt)
+    return exempt
+
+
+def _is_unlimited() -> bool:
+    return request.endpoint is not None and current_app.view_functions.get(request.endpoint) in _UNLIMITED
+
+
 def watch_rate_limit_storage(app: Flask) -> None:
-    """After each request, note whether the rate limits are degraded (see ``StorageWatch``)."""
+    """After each request, note whether the rate limits are degraded (see ``StorageWatch``).
+
+    Also lets the limiter skip the views marked ``unlimited`` (the limiter is one per process, so once).
+    """
+    if not getattr(limiter, "_okno_spares_unlimited", False):
+        limiter.request_filter(_is_unlimited)
+        limiter._okno_spares_unlimited = True  # type: ignore[attr-defined]
 
     @app.after_request
     def _observe(response: Response) -> Response:

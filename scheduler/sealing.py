@@ -15,6 +15,7 @@ unreadable, which is what removing a key should mean.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
@@ -59,5 +60,11 @@ def secret_keys(config: Mapping[str, Any]) -> list[str]:
 
 
 def sealer_for(config: Mapping[str, Any], purpose: str) -> Sealer:
-    """The sealer for ``purpose`` under this configuration's keys."""
-    return Sealer(secret_keys(config), purpose)
+    """The sealer for ``purpose`` under this configuration's keys (made once: every request opens its session)."""
+    return _sealer(tuple(secret_keys(config)), purpose)
+
+
+@functools.lru_cache(maxsize=64)
+def _sealer(keys: tuple[str, ...], purpose: str) -> Sealer:
+    # A sealer holds no state but its keys: keyed by them, a rotation gets a new one.
+    return Sealer(keys, purpose)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import hashlib
+import time
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -42,10 +46,44 @@ def find_topic(slug: str) -> Topic | None:
     ).unique().one_or_none()
 
 
-@documented({200: (list[api.Topic], "Active topics, by department"), 429: TOO_MANY})
+@dataclass(frozen=True)
+class TopicListing:
+    """The encoded topic list as one process last read it."""
+
+    body: bytes
+    etag: str
+    read_at: float  # time.monotonic()
+
+
+_LISTING = "okno_topic_listing"
+
+
+def topic_listing(app: Flask, max_age: float, now: float) -> TopicListing:
+    """The topic list, read from the database at most once per ``max_age`` seconds in this process.
+
+    The bound: a topic added, changed or switched off shows in the list at most ``max_age`` seconds
+    late (TOPICS_CACHE_SECONDS); booking reads the topic itself, so a stale list never books anything
+    that is off. Two threads refreshing at once both read; either result is current.
+    """
+    cached: TopicListing | None = app.extensions.get(_LISTING)
+    if cached is not None and 0 <= now - cached.read_at < max_age:
+        return cached
+    body = jsonify([api.Topic.of(t).model_dump(mode="json") for t in active_topics()]).get_data()
+    listing = TopicListing(body, hashlib.sha256(body).hexdigest()[:32], now)
+    app.extensions[_LISTING] = listing
+    return listing
+
+
+@documented({200: (list[api.Topic], "Active topics, by department"), 304: (None, "Unchanged since the ETag sent "
+                                                                                "in If-None-Match"),
+             429: TOO_MANY})
 def topics() -> ResponseReturnValue:
     """Topics that can be booked"""
-    return jsonify([api.Topic.of(t).model_dump(mode="json") for t in active_topics()])
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    listing = topic_listing(app, float(app.config["TOPICS_CACHE_SECONDS"]), time.monotonic())
+    response = app.response_class(listing.body, mimetype="application/json")
+    response.set_etag(listing.etag)
+    return response.make_conditional(request)
 
 
 @documented({200: (api.SlotsAnswer, "Free slots (CompactSlotList with shape=compact)"),

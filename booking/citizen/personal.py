@@ -25,6 +25,7 @@ from scheduler.extensions import db, limiter
 from scheduler.forms import apply_domain_error
 from scheduler.mail.compose import queue_email
 from scheduler.ratelimits import keep_page_when_limited
+from scheduler.transaction import writes
 
 
 def _request_form_again(retry_minutes: int) -> ResponseReturnValue:
@@ -68,6 +69,7 @@ def _send_link(email: str) -> None:
                 context={"link": link, "hours": max_age // 3600})
 
 
+@writes  # a GET that uses the link up
 def personal_link(token: str) -> ResponseReturnValue:
     """Open the personal page with an emailed link: once, before it expires; the session then carries the access.
 

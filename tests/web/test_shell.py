@@ -21,7 +21,9 @@ def test_healthz_answers_503_when_the_database_is_unreachable(client: Any, monke
     def broken(*_a: Any, **_k: Any) -> None:
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(db.session, "execute", broken)
+    # The check asks the session's connection outside the request's transaction: break that connection
+    # (tests/web/test_readiness.py answers 503 with no database server at all).
+    monkeypatch.setattr(db.engine, "exec_driver_sql", broken)
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["status"] == "error"
