@@ -1,16 +1,44 @@
-"""The comparator of ``bench/endpoints.py``: a bare Flask app with one JSON endpoint and no hooks.
+"""The benchmarks' comparator: a bare Flask app with no hooks, served by gunicorn as
+``bench.bare_app:app`` with the same settings as okno; never used outside the benchmarks.
 
-Served by gunicorn as ``bench.bare_app:app`` with the same settings as okno, it is the ceiling a
-cheap okno endpoint is measured against; never used outside the benchmark.
+* ``GET /bare`` answers a tiny JSON document: the ceiling a cheap okno endpoint is measured
+  against (``bench/endpoints.py``).
+* ``GET /body`` answers the bytes of the file ``OKNO_BENCH_BODY_FILE`` names (the slot search's
+  own answer, so the size is the same) as ``application/json``: what gunicorn, Flask and the
+  socket cost before any of okno's work (``bench/slots.py``).
+* ``GET /data`` answers the same document through ``jsonify`` (parsed once at start): the least a
+  Flask view that builds this JSON on each request pays.
 """
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+import json
+import os
+from pathlib import Path
+
+from flask import Flask, Response, jsonify
 
 app = Flask(__name__)
+_body_file = os.environ.get("OKNO_BENCH_BODY_FILE")
+_body = Path(_body_file).read_bytes() if _body_file else b"{}"
+_data = json.loads(_body)
 
 
 @app.get("/bare")
-def bare() -> object:
+def bare() -> Response:
     return jsonify({"status": "ok"})
+
+
+@app.get("/body")
+def body() -> Response:
+    return Response(_body, mimetype="application/json")
+
+
+@app.get("/data")
+def data() -> Response:
+    return jsonify(_data)
+
+
+@app.get("/healthz")
+def healthz() -> Response:
+    return Response(b'{"status": "ok"}', mimetype="application/json")

@@ -18,7 +18,7 @@ What it does, start to end, on its own:
    (``SLOT_CACHE_SECONDS=0``), with it on (the default 10 s; the shared stamp in Redis when
    ``--redis-url`` names one), and ``&shape=compact`` with it on;
 4. times, on the same gunicorn settings in the same run, the comparators: a bare Flask app
-   (``bench/bare_flask.py``) answering the search's own JSON body, byte for byte, and the same
+   (``bench/bare_app.py``) answering the search's own JSON body, byte for byte, and the same
    document through ``jsonify`` on each request (the "x bare" column divides by this one);
 5. prints runs, median and p95 in milliseconds, the slots and bytes returned, each HTTP line's
    median as a multiple of the bare Flask one, and the number of SQL statements one
@@ -390,7 +390,7 @@ def time_servers(bench: Any, first: date, last: date, repeat: int, redis_url: st
         compact, _ = time_http("HTTP, compact, cached", bench.port, slots_path(first, last, "compact"), repeat)
     body_file = bench.workdir / "body.json"
     body_file.write_bytes(body)
-    with serving(bench, {**env, "OKNO_BENCH_BODY_FILE": str(body_file)}, "bench.bare_flask:app", "bare"):
+    with serving(bench, {**env, "OKNO_BENCH_BODY_FILE": str(body_file)}, "bench.bare_app:app", "bare"):
         body_only, _ = time_http("bare Flask, bytes", bench.port, "/body", repeat)
         bare, _ = time_http("bare Flask, jsonify", bench.port, "/data", repeat)
     return [uncached, cached, compact, body_only, bare]
