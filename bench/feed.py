@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         etag = full.headers["ETag"]
         print(f"okno feed: {body.count(b'BEGIN:VEVENT')} events of {EVENTS + HISTORY} bookings of the expert "
               f"(+{COLLEAGUE_HISTORY} of a colleague), {len(body) // 1024} KB (seeded in {seeded_in:.1f} s); "
-              f"{bench.database.label};\ntest client (each request in its own context), {args.repeat} interleaved rounds "
-              "after a warm-up")
+              f"{bench.database.label};\ntest client (each request in its own context), {args.repeat} interleaved "
+              "rounds after a warm-up")
 
         def first() -> Any:
             rendered_feeds.clear()

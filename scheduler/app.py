@@ -92,6 +92,7 @@ def register_models() -> None:
     import booking.api.idempotency
     import booking.models
     import booking.reception.models
+    import booking.tickets.answer_hours  # (listens to the session: a first answer's working hours, counted once)
     import booking.tickets.models
     import booking.workspace.feed_version  # noqa: F401  (listens to the session: every feed change bumps its version)
     import scheduler.audit
