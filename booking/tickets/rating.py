@@ -154,7 +154,12 @@ def period_rating(session: Session, first: date, last: date, now: datetime,
                   department_ids: Iterable[int] | None = None, *, topic_ids: Iterable[int] | None = None,
                   channel: str | None = None) -> list[RatingRow]:
     """One row per department for the whole period (``day`` None), from the daily rows."""
-    daily = department_rating(session, first, last, now, department_ids, topic_ids=topic_ids, channel=channel)
+    return period_totals(department_rating(session, first, last, now, department_ids, topic_ids=topic_ids,
+                                           channel=channel))
+
+
+def period_totals(daily: list[RatingRow]) -> list[RatingRow]:
+    """The period's row per department, summed from its daily rows (avg_answer_hours weighted by answers)."""
     totals: dict[int, RatingRow] = {}
     weights: dict[int, tuple[float, int]] = {}
     for row in daily:
