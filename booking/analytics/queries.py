@@ -260,11 +260,11 @@ def _booking_local(session: Session, filters: StatsFilter) -> _Local:
 
 
 def _bookings_query(local: _Local, filters: StatsFilter, *columns: Any) -> Any:
-    """SELECT ``columns`` over the filtered bookings of the period's local dates."""
+    """SELECT ``columns`` over the filtered bookings starting within the period's UTC bounds (a day's margin
+    either side: the caller keeps the local dates of the period)."""
     lower, upper = _utc_bounds(filters)
     query = (select(*columns).select_from(Booking).join(Topic, Topic.id == Booking.topic_id)
-             .where(*_booking_filters(filters), Booking.starts_at >= lower, Booking.starts_at < upper,
-                    local.day_between(Booking.starts_at, filters.first, filters.last)))
+             .where(*_booking_filters(filters), Booking.starts_at >= lower, Booking.starts_at < upper))
     if local.postgres:
         query = query.join(Department, Department.id == Topic.department_id)
     return query
@@ -303,7 +303,8 @@ def booking_figures(session: Session, filters: StatsFilter) -> BookingFigures:
 
     The database groups by local day, topic and channel (a few thousand groups for a year), and
     the totals, topics, channels, months and days are sums of those groups: one pass over the
-    bookings instead of one per table.
+    bookings instead of one per table. The local date is worked out once per booking, for the group;
+    the groups of the margin days outside the period are dropped here.
     """
     local = _booking_local(session, filters)
     wait = and_(Booking.called_at.is_not(None), Booking.checked_in_at.is_not(None))
@@ -319,12 +320,15 @@ def booking_figures(session: Session, filters: StatsFilter) -> BookingFigures:
     channels: dict[Any, list[float]] = {}
     months: dict[Any, list[float]] = {}
     days: dict[Any, list[float]] = {}
+    first, last = filters.first.isoformat(), filters.last.isoformat()
     for row in session.execute(query):
+        key = str(row[0])  # a date (PostgreSQL) or its ISO text (SQLite)
+        if not first <= key <= last:
+            continue
         values = [float(v or 0) for v in row[3:]]
         for n, value in enumerate(values):
             whole[n] += value
         counts = values[:_COUNT_FIELDS]
-        key = str(row[0])  # a date (PostgreSQL) or its ISO text (SQLite)
         _add(topics, row[1], counts)
         _add(channels, str(getattr(row[2], "value", row[2])), counts)
         _add(months, key[:7], counts)
