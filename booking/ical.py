@@ -210,7 +210,9 @@ class _FeedWords:
 
 
 def _utc(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    """``20260330T070000Z``: cut from the ISO form, several times quicker than strftime for a feed's 4,000."""
+    iso = at.astimezone(UTC).isoformat()
+    return f"{iso[0:4]}{iso[5:7]}{iso[8:10]}T{iso[11:13]}{iso[14:16]}{iso[17:19]}Z"
 
 
 def _text(value: str) -> str:
@@ -230,7 +232,7 @@ def _fold(line: str, limit: int = 75) -> str:
     Cut on the encoded bytes, a line at a time: back off from a UTF-8 continuation byte to the
     character's start, and from a backslash so that an escape stays whole.
     """
-    if len(line) * 4 <= limit:
+    if len(line) * 4 <= limit or (len(line) <= limit and line.isascii()):
         return line
     data = line.encode("utf-8")
     if len(data) <= limit:
@@ -265,22 +267,22 @@ def _feed_event(event: FeedEvent, host: str, stamp: str, detail: str, words: _Fe
     description = "\n".join([words.code % {"code": code}, words.channel % {"channel": channel},
                              words.card % {"url": card}])
     address = None if video or event.location_name is None else f"{event.location_name}, {event.location_address}"
-    lines = [
+    # Lines of fixed shape are short ASCII: only those with a value of the user's are folded.
+    return "\r\n".join([
         "BEGIN:VEVENT",
-        f"UID:{_text(_feed_uid(event.code, host))}",
+        _fold(f"UID:{_text(_feed_uid(event.code, host))}"),
         f"SEQUENCE:{int(event.sequence)}",
         f"DTSTAMP:{stamp}",
         f"DTSTART:{_utc(event.starts_at)}",
         f"DTEND:{_utc(event.ends_at)}",
-        f"SUMMARY:{_text(summary)}",
-        f"LOCATION:{_text(address or links.join(event.code))}",
-        f"DESCRIPTION:{_text(description)}",
-        f"URL:{card}",
+        _fold(f"SUMMARY:{_text(summary)}"),
+        _fold(f"LOCATION:{_text(address or links.join(event.code))}"),
+        _fold(f"DESCRIPTION:{_text(description)}"),
+        _fold(f"URL:{card}"),
         "STATUS:CONFIRMED",
         "TRANSP:OPAQUE",
-        "END:VEVENT",
-    ]
-    return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode("utf-8")
+        "END:VEVENT\r\n",
+    ]).encode("utf-8")
 
 
 __all__ = [
