@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Delete, Insert, Update, event, inspect, select, update
+from sqlalchemy import CursorResult, Delete, Insert, Update, event, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from booking.ical import FEED_STATUSES
@@ -123,8 +123,8 @@ def _on_statement(state: ORMExecuteState) -> Any:
     if isinstance(statement, Delete):
         return None
     result = state.invoke_statement()
-    if result.returns_rows:  # read them now: the caller reads its answer after our next query
-        result = result.freeze()()
+    if not isinstance(result, CursorResult) or result.returns_rows:
+        result = result.freeze()()  # RETURNING rows, read now: the caller reads them after our next query
     bump_feed_versions(session, set(session.scalars(_experts_of_bookings(session, matched))) - before)
     return result
 

@@ -273,7 +273,9 @@ def test_statements_run_past_the_models_bump_the_feed_too(session: Any, setup: A
                                               applicant_type="individual"))
     session.flush()
     tags.append(feed.feed_etag(expert, now, CONFIG))
-    session.execute(update(Booking).where(Booking.id == held.booking.id).values(confirmation_attempts=2)
-                    .execution_options(synchronize_session=False))
+    counted = session.execute(update(Booking).where(Booking.id == held.booking.id).values(confirmation_attempts=2)
+                              .returning(Booking.confirmation_attempts)
+                              .execution_options(synchronize_session=False)).scalar_one()
+    assert counted == 2  # the statement's own answer still reaches its caller
     assert feed.feed_etag(expert, now, CONFIG) == tags[-1]  # an unconfirmed hold is in no feed
     assert tags[-1] == tags[-2]
