@@ -50,6 +50,7 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_department_due", "department_id", "due_at"),
         Index("ix_tickets_status_due", "status", "due_at"),
+        Index("ix_tickets_opened_at", "opened_at"),  # the analytics' follow-ups opened in a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

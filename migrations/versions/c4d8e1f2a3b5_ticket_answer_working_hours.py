@@ -1,4 +1,4 @@
-"""tickets.answer_working_hours: a first answer's working hours, counted once; dashboard indexes
+"""tickets.answer_working_hours: a first answer's working hours, counted once
 
 Revision ID: c4d8e1f2a3b5
 Revises: b7f3c2a91d04
