@@ -67,7 +67,10 @@ def _changed(obj: Any, names: Iterable[str]) -> dict[str, tuple[list[Any], list[
 
 def _booking_experts(obj: Booking, *, is_new: bool, is_deleted: bool) -> set[int | None]:
     if is_new or is_deleted:
-        return {obj.expert_id} if obj.status in _SHOWN else set()
+        if obj.status not in _SHOWN:
+            return set()
+        expert = inspect(obj).attrs.expert.loaded_value  # set through the relationship, the id comes at flush
+        return {obj.expert_id, getattr(expert, "id", None)}
     changed = _changed(obj, FEED_COLUMNS)
     if not changed:
         return set()

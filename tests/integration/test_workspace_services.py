@@ -279,3 +279,17 @@ def test_statements_run_past_the_models_bump_the_feed_too(session: Any, setup: A
     assert counted == 2  # the statement's own answer still reaches its caller
     assert feed.feed_etag(expert, now, CONFIG) == tags[-1]  # an unconfirmed hold is in no feed
     assert tags[-1] == tags[-2]
+
+
+def test_a_booking_given_its_expert_as_an_object_bumps_that_experts_feed(session: Any, setup: Any) -> None:
+    expert = setup.experts[0]
+    now = setup.at(8)
+    session.flush()
+    before = feed.feed_etag(expert, now, CONFIG)
+    start = setup.at(12)
+    session.add(Booking(code="OBJ00001", topic=setup.topic, channel="video", expert=expert, starts_at=start,
+                        ends_at=start + timedelta(minutes=30), status=BookingStatus.CONFIRMED, citizen_name="Гражданин",
+                        citizen_email="obj@example.org", citizen_phone="+79120000000", applicant_type="individual",
+                        question="Вопрос", consent_at=now, manage_token_salt="s" * 32, manage_token_hash=""))
+    session.flush()
+    assert feed.feed_etag(expert, now, CONFIG) != before
