@@ -44,7 +44,9 @@ def test_upgrade_on_an_empty_database_matches_the_models_and_downgrades(
 
 def test_upgrade_keeps_existing_rows(fresh_database_url: str, tmp_path: Path, restore_jobs: None) -> None:
     """Columns added later must have defaults for rows written before them."""
-    from sqlalchemy import text
+    from sqlalchemy import select, text
+
+    from scheduler.experts.models import Expert
 
     migrated = create_app(app_config(fresh_database_url, tmp_path), instance_path=str(tmp_path))
     with migrated.app_context():
@@ -61,7 +63,11 @@ def test_upgrade_keeps_existing_rows(fresh_database_url: str, tmp_path: Path, re
         upgrade()
         with db.engine.connect() as connection:
             detail = connection.execute(text("SELECT feed_detail FROM experts WHERE id = 1")).scalar_one()
+            version, changed_at = connection.execute(
+                select(Expert.feed_version, Expert.feed_changed_at).where(Expert.id == 1)).one()
         assert detail == "minimal"
+        # the feed's version starts at 0, changed "now" (a client with only If-Modified-Since fetches once more)
+        assert version == 0 and changed_at is not None and changed_at.tzinfo is not None
         db.engine.dispose()
 
 
