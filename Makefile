@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test translations translations-update vendor lint bench-slots bench-rush bench-multinode bench-dashboard bench-privacy bench-booking bench-sqlite bench-endpoints clean
+.PHONY: run test install install-test translations translations-update vendor lint bench-slots bench-rush bench-multinode bench-dashboard bench-feed bench-privacy bench-booking bench-sqlite bench-endpoints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-slots: install
 
 bench-dashboard: install
 	$(BIN)/python bench/dashboard.py
+
+bench-feed: install
+	$(BIN)/python bench/feed.py --database-url $${OKNO_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
 bench-privacy: install
 	$(BIN)/python bench/privacy.py --database-url $${OKNO_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from flask_babel import force_locale
@@ -58,9 +58,34 @@ def booking_uid(booking: Booking, config: Mapping[str, Any]) -> str:
     return f"booking-{booking.code}@{_host(config)}"
 
 
-def feed_uid(booking: Booking, config: Mapping[str, Any]) -> str:
+def feed_uid(booking: Booking | FeedEvent, config: Mapping[str, Any]) -> str:
     """The feed's UID: stable too, but distinct from the invitation the citizen holds."""
-    return f"consultation-{booking.code}@{_host(config)}"
+    return _feed_uid(booking.code, _host(config))
+
+
+def _feed_uid(code: str, host: str) -> str:
+    return f"consultation-{code}@{host}"
+
+
+class FeedEvent(NamedTuple):
+    """What the feed shows of one consultation: read as plain columns (thousands of them), not as models."""
+
+    code: str
+    sequence: int
+    starts_at: datetime
+    ends_at: datetime
+    channel: str
+    citizen_name: str
+    topic_title: str
+    location_name: str | None
+    location_address: str | None
+
+    @classmethod
+    def of(cls, booking: Booking) -> FeedEvent:
+        location = booking.location
+        return cls(booking.code, booking.sequence, booking.starts_at, booking.ends_at, booking.channel,
+                   booking.citizen_name, booking.topic.title, location.name if location else None,
+                   location.address if location else None)
 
 
 def _address(booking: Booking) -> str | None:
@@ -128,7 +153,7 @@ def _reminder(summary: str) -> Alarm:
     return alarm
 
 
-def feed_calendar(name: str, bookings: Iterable[Booking], config: Mapping[str, Any], now: datetime, *,
+def feed_calendar(name: str, events: Iterable[FeedEvent], config: Mapping[str, Any], now: datetime, *,
                   detail: str = FEED_DETAIL_MINIMAL, locale: str = "ru") -> bytes:
     """An expert's consultations as a subscribable calendar (METHOD:PUBLISH).
 
@@ -138,7 +163,7 @@ def feed_calendar(name: str, bookings: Iterable[Booking], config: Mapping[str, A
 
     The calendar's head is built by icalendar; its events, thousands of them, are written here
     (icalendar folds every line character by character, which made 2,000 events take seconds),
-    with icalendar's own escaping and the same folding rules. Tests parse the result back.
+    with icalendar's escaping rules and the same folding rules. Tests parse the result back.
     """
     refresh = timedelta(minutes=int(config["FEED_REFRESH_MINUTES"]))
     with force_locale(locale):
@@ -153,8 +178,8 @@ def feed_calendar(name: str, bookings: Iterable[Booking], config: Mapping[str, A
     head = calendar.to_ical().removesuffix(_END_CALENDAR)
     stamp = _utc(now)
     links = _FeedLinks(workspace_booking_urls(), expert_video_urls())
-    parts = [head, *(_feed_event(booking, config, stamp, detail, words, links) for booking in bookings),
-             _END_CALENDAR]
+    host = _host(config)
+    parts = [head, *(_feed_event(event, host, stamp, detail, words, links) for event in events), _END_CALENDAR]
     return b"".join(parts)
 
 
@@ -185,62 +210,79 @@ class _FeedWords:
 
 
 def _utc(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    """``20260330T070000Z``: cut from the ISO form, several times quicker than strftime for a feed's 4,000."""
+    iso = at.astimezone(UTC).isoformat()
+    return f"{iso[0:4]}{iso[5:7]}{iso[8:10]}T{iso[11:13]}{iso[14:16]}{iso[17:19]}Z"
 
 
 def _text(value: str) -> str:
-    """An RFC 5545 TEXT value, escaped (backslash, comma, semicolon, newline) by icalendar."""
-    return vText(value).to_ical().decode("utf-8")
+    """An RFC 5545 TEXT value, escaped (backslash, semicolon, comma, newline) as icalendar's vText does,
+    in the same order; without building a vText per value (a test compares the two)."""
+    return (value.replace("\\N", "\n").replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+
+
+_CONTINUATION = 0x80  # 10xxxxxx: the inside of a UTF-8 character
+_BACKSLASH = ord("\\")
 
 
 def _fold(line: str, limit: int = 75) -> str:
-    """RFC 5545 folding: at most 75 octets a line, never inside a UTF-8 character or an escape."""
-    if len(line) * 4 <= limit or len(line.encode("utf-8")) <= limit:
+    """RFC 5545 folding: at most 75 octets a line, never inside a UTF-8 character or an escape.
+
+    Cut on the encoded bytes, a line at a time: back off from a UTF-8 continuation byte to the
+    character's start, and from a backslash so that an escape stays whole.
+    """
+    if len(line) * 4 <= limit or (len(line) <= limit and line.isascii()):
         return line
-    folded: list[str] = []
-    current: list[str] = []
-    size = 0
-    for char in line:
-        width = len(char.encode("utf-8"))
-        if current and size + width > limit - (1 if folded else 0):  # continuation lines start with a space
-            carry = current.pop() if len(current) > 1 and current[-1] == "\\" else ""
-            folded.append("".join(current))
-            current = [carry] if carry else []
-            size = len(carry)
-        current.append(char)
-        size += width
-    folded.append("".join(current))
-    return "\r\n ".join(folded)
+    data = line.encode("utf-8")
+    if len(data) <= limit:
+        return line
+    pieces = []
+    start = 0
+    room = limit
+    while len(data) - start > room:
+        end = start + room
+        while data[end] & 0xC0 == _CONTINUATION:
+            end -= 1
+        if end - 1 > start and data[end - 1] == _BACKSLASH:
+            end -= 1
+        pieces.append(data[start:end])
+        start = end
+        room = limit - 1  # continuation lines start with a space
+    pieces.append(data[start:])
+    return b"\r\n ".join(pieces).decode("utf-8")
 
 
-def _feed_event(booking: Booking, config: Mapping[str, Any], stamp: str, detail: str, words: _FeedWords,
+def _feed_event(event: FeedEvent, host: str, stamp: str, detail: str, words: _FeedWords,
                 links: _FeedLinks) -> bytes:
-    code = display_code(booking.code)
-    topic = booking.topic.title
+    code = display_code(event.code)
+    topic = event.topic_title
     if detail == FEED_DETAIL_NAMES:
-        summary = words.named % {"topic": topic, "name": booking.citizen_name, "code": code}
+        summary = words.named % {"topic": topic, "name": event.citizen_name, "code": code}
     else:
         summary = words.plain % {"topic": topic, "code": code}
-    card = links.card(booking.code)
-    channel = words.video if booking.channel == Channel.VIDEO else words.in_person
+    card = links.card(event.code)
+    video = event.channel == Channel.VIDEO
+    channel = words.video if video else words.in_person
     description = "\n".join([words.code % {"code": code}, words.channel % {"channel": channel},
                              words.card % {"url": card}])
-    lines = [
+    address = None if video or event.location_name is None else f"{event.location_name}, {event.location_address}"
+    # Lines of fixed shape are short ASCII: only those with a value of the user's are folded.
+    return "\r\n".join([
         "BEGIN:VEVENT",
-        f"UID:{_text(feed_uid(booking, config))}",
-        f"SEQUENCE:{int(booking.sequence)}",
+        _fold(f"UID:{_text(_feed_uid(event.code, host))}"),
+        f"SEQUENCE:{int(event.sequence)}",
         f"DTSTAMP:{stamp}",
-        f"DTSTART:{_utc(booking.starts_at)}",
-        f"DTEND:{_utc(booking.ends_at)}",
-        f"SUMMARY:{_text(summary)}",
-        f"LOCATION:{_text(_address(booking) or links.join(booking.code))}",
-        f"DESCRIPTION:{_text(description)}",
-        f"URL:{card}",
+        f"DTSTART:{_utc(event.starts_at)}",
+        f"DTEND:{_utc(event.ends_at)}",
+        _fold(f"SUMMARY:{_text(summary)}"),
+        _fold(f"LOCATION:{_text(address or links.join(event.code))}"),
+        _fold(f"DESCRIPTION:{_text(description)}"),
+        _fold(f"URL:{card}"),
         "STATUS:CONFIRMED",
         "TRANSP:OPAQUE",
-        "END:VEVENT",
-    ]
-    return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode("utf-8")
+        "END:VEVENT\r\n",
+    ]).encode("utf-8")
 
 
 __all__ = [
@@ -248,6 +290,7 @@ __all__ = [
     "FEED_DETAIL_MINIMAL",
     "FEED_DETAIL_NAMES",
     "FEED_STATUSES",
+    "FeedEvent",
     "booking_uid",
     "feed_calendar",
     "feed_uid",

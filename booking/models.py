@@ -69,6 +69,8 @@ class Booking(Base):
         ),
         Index("ix_bookings_citizen_email", "citizen_email"),
         Index("ix_bookings_citizen_phone", "citizen_phone"),
+        # The analytics read a period of every expert's bookings (bench/dashboard.py).
+        Index("ix_bookings_starts_at", "starts_at"),
         CheckConstraint("ends_at > starts_at", name="ends_after_starts"),
         CheckConstraint("seat >= 1", name="seat_positive"),
     )

@@ -92,7 +92,9 @@ def register_models() -> None:
     import booking.api.idempotency
     import booking.models
     import booking.reception.models
-    import booking.tickets.models  # noqa: F401
+    import booking.tickets.answer_hours  # (listens to the session: a first answer's working hours, counted once)
+    import booking.tickets.models
+    import booking.workspace.feed_version  # noqa: F401  (listens to the session: every feed change bumps its version)
     import scheduler.audit
     import scheduler.auth.models
     import scheduler.departments.models

@@ -44,7 +44,9 @@ def test_upgrade_on_an_empty_database_matches_the_models_and_downgrades(
 
 def test_upgrade_keeps_existing_rows(fresh_database_url: str, tmp_path: Path, restore_jobs: None) -> None:
     """Columns added later must have defaults for rows written before them."""
-    from sqlalchemy import text
+    from sqlalchemy import select, text
+
+    from scheduler.experts.models import Expert
 
     migrated = create_app(app_config(fresh_database_url, tmp_path), instance_path=str(tmp_path))
     with migrated.app_context():
@@ -61,7 +63,11 @@ def test_upgrade_keeps_existing_rows(fresh_database_url: str, tmp_path: Path, re
         upgrade()
         with db.engine.connect() as connection:
             detail = connection.execute(text("SELECT feed_detail FROM experts WHERE id = 1")).scalar_one()
+            version, changed_at = connection.execute(
+                select(Expert.feed_version, Expert.feed_changed_at).where(Expert.id == 1)).one()
         assert detail == "minimal"
+        # the feed's version starts at 0, changed "now" (a client with only If-Modified-Since fetches once more)
+        assert version == 0 and changed_at is not None and changed_at.tzinfo is not None
         db.engine.dispose()
 
 
@@ -128,4 +134,51 @@ def test_upgrade_seals_the_bodies_of_unsent_mail_and_drops_those_of_sent_mail(
             content = MailContent.open(rows[id_], sealer)
             assert content.text_body == f"https://okno.example.org/me/secret-token-{id_}"
             assert content.html_body == "<p>html</p>" and content.attachments[0]["data"] == "QkVHSU4="
+        db.engine.dispose()
+
+
+def test_upgrade_counts_the_working_hours_of_tickets_answered_before(
+        fresh_database_url: str, tmp_path: Path, restore_jobs: None) -> None:
+    """Tickets answered before tickets.answer_working_hours existed get it, by the app's own rule."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import insert, select
+
+    from booking.models import Booking
+    from booking.tickets.models import Ticket
+    from scheduler.auth.models import User
+    from scheduler.departments.models import BusinessHours, Department, Topic
+    from scheduler.experts.models import Expert
+
+    moscow = ZoneInfo("Europe/Moscow")
+    monday = datetime(2026, 4, 13, 11, 0, tzinfo=moscow)
+    migrated = create_app(app_config(fresh_database_url, tmp_path), instance_path=str(tmp_path))
+    with migrated.app_context():
+        upgrade(revision="b7f3c2a91d04")
+        with db.engine.begin() as connection:
+            connection.execute(insert(Department.__table__).values(id=1, slug="gas", title="Газ",
+                                                                   timezone="Europe/Moscow", holiday_calendar="RU"))
+            connection.execute(insert(BusinessHours.__table__), [
+                {"department_id": 1, "weekday": day, "opens": time(9), "closes": time(18)} for day in range(5)])
+            connection.execute(insert(Topic.__table__).values(id=1, slug="stove", title="Плита", department_id=1))
+            connection.execute(insert(User.__table__).values(id=1, email="e@example.org", full_name="E", role="expert",
+                                                             password_hash="x"))
+            connection.execute(insert(Expert.__table__).values(id=1, user_id=1, department_id=1))
+            connection.execute(insert(Booking.__table__).values(
+                id=1, code="ABCD2345", topic_id=1, channel="video", expert_id=1, starts_at=monday,
+                ends_at=monday + timedelta(minutes=30), citizen_name="A", citizen_email="a@example.org",
+                citizen_phone="+79120000000", applicant_type="individual", consent_at=monday, manage_token_salt="s",
+                manage_token_hash="h"))
+            for n, answered in ((1, monday + timedelta(days=1, hours=1)), (2, None)):
+                connection.execute(insert(Ticket.__table__).values(
+                    id=n, number=f"2026-00000{n}", booking_id=1, department_id=1, origin_department_id=1, summary="",
+                    opened_at=monday, due_at=monday + timedelta(days=4), first_answered_at=answered,
+                    answered_at=answered, citizen_token_salt="s", citizen_token_hash=f"h{n}"))
+        upgrade()
+        with db.engine.connect() as connection:
+            found = dict(connection.execute(select(Ticket.id, Ticket.answer_working_hours)).all())
+        # Mon 11:00-18:00 and Tue 9:00-12:00 of 9:00-18:00 office hours; the unanswered one has none
+        assert found == {1: pytest.approx(10.0), 2: None}
+        db.session.remove()
         db.engine.dispose()

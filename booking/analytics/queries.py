@@ -36,6 +36,7 @@ zones without daylight saving time: every Russian and Kazakh zone today), as the
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -48,7 +49,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from booking.availability import engine_overrides, engine_weekly
 from booking.models import Booking, BookingStatus
 from booking.tickets.models import Ticket
-from booking.tickets.rating import RatingRow, department_rating, period_rating
+from booking.tickets.rating import RatingRow, department_rating, period_rating, period_totals
 from scheduler.availability.hours import Channel as EngineChannel
 from scheduler.availability.hours import ExpertHours, intersect_intervals, merge_intervals
 from scheduler.departments.models import Department, Topic
@@ -259,11 +260,11 @@ def _booking_local(session: Session, filters: StatsFilter) -> _Local:
 
 
 def _bookings_query(local: _Local, filters: StatsFilter, *columns: Any) -> Any:
-    """SELECT ``columns`` over the filtered bookings of the period's local dates."""
+    """SELECT ``columns`` over the filtered bookings starting within the period's UTC bounds (a day's margin
+    either side: the caller keeps the local dates of the period)."""
     lower, upper = _utc_bounds(filters)
     query = (select(*columns).select_from(Booking).join(Topic, Topic.id == Booking.topic_id)
-             .where(*_booking_filters(filters), Booking.starts_at >= lower, Booking.starts_at < upper,
-                    local.day_between(Booking.starts_at, filters.first, filters.last)))
+             .where(*_booking_filters(filters), Booking.starts_at >= lower, Booking.starts_at < upper))
     if local.postgres:
         query = query.join(Department, Department.id == Topic.department_id)
     return query
@@ -271,56 +272,101 @@ def _bookings_query(local: _Local, filters: StatsFilter, *columns: Any) -> Any:
 
 # --- the figures ----------------------------------------------------------------------------------
 
-def booking_totals(session: Session, filters: StatsFilter) -> tuple[Counts, int, int, float | None]:
-    """Counts for the whole period, booked minutes, and the number and mean (minutes) of reception waits."""
+@dataclass(frozen=True)
+class BookingFigures:
+    """The period's booking figures, whole and grouped, from one scan (:func:`booking_figures`)."""
+
+    totals: Counts
+    booked_minutes: int
+    waits: int
+    avg_wait_minutes: float | None
+    by_topic: list[Counts]
+    by_channel: list[Counts]
+    by_month: list[Counts]
+    by_day: list[Counts]
+
+
+_COUNT_FIELDS = 9  # the values of _count_columns(), in Counts' order
+
+
+def _add(into: dict[Any, list[float]], key: Any, values: list[float]) -> None:
+    total = into.get(key)
+    if total is None:
+        into[key] = list(values)
+    else:
+        for n, value in enumerate(values):
+            total[n] += value
+
+
+def booking_figures(session: Session, filters: StatsFilter) -> BookingFigures:
+    """Every booking figure of the period from one scan of its bookings.
+
+    The database groups by local day, topic and channel (a few thousand groups for a year), and
+    the totals, topics, channels, months and days are sums of those groups: one pass over the
+    bookings instead of one per table. The local date is worked out once per booking, for the group;
+    the groups of the margin days outside the period are dropped here.
+    """
     local = _booking_local(session, filters)
     wait = and_(Booking.called_at.is_not(None), Booking.checked_in_at.is_not(None))
     booked = case((Booking.status.in_(TIME_TAKING), _minutes(session, Booking.starts_at, Booking.ends_at)), else_=0)
     waited = case((wait, _minutes(session, Booking.checked_in_at, Booking.called_at)), else_=None)
-    query = _bookings_query(local, filters, *_count_columns(), func.coalesce(func.sum(booked), 0).cast(Float),
-                            _count_if(wait), func.avg(waited).cast(Float))
-    row = session.execute(query).one()
-    *counts, minutes, waits, avg_wait = row
-    return (_counts("total", "", counts), round(float(minutes or 0)), int(waits or 0),
-            round(float(avg_wait), 1) if avg_wait is not None else None)
-
-
-def _grouped(session: Session, filters: StatsFilter, group: str) -> list[Counts]:
-    """Counts per topic, channel, local month (``YYYY-MM``) or local day (``YYYY-MM-DD``), in key order."""
-    local = _booking_local(session, filters)
-    keys: tuple[Any, ...]
-    if group == "topic":
-        keys = (Topic.slug, Topic.title)
-    elif group == "channel":
-        keys = (Booking.channel,)
-    elif group == "month":
-        keys = (local.month(Booking.starts_at).label("month"),)
-    else:
-        keys = (local.day(Booking.starts_at).label("day"),)
-    query = _bookings_query(local, filters, *keys, *_count_columns()).group_by(*keys).order_by(keys[0])
-    result = []
+    day = local.day(Booking.starts_at).label("day")
+    keys = (day, Booking.topic_id, Booking.channel)
+    query = _bookings_query(local, filters, *keys, *_count_columns(),
+                            func.coalesce(func.sum(booked), 0).cast(Float), _count_if(wait),
+                            func.coalesce(func.sum(waited), 0).cast(Float)).group_by(*keys)
+    whole: list[float] = [0] * (_COUNT_FIELDS + 3)
+    topics: dict[Any, list[float]] = {}
+    channels: dict[Any, list[float]] = {}
+    months: dict[Any, list[float]] = {}
+    days: dict[Any, list[float]] = {}
+    first, last = filters.first.isoformat(), filters.last.isoformat()
     for row in session.execute(query):
-        key = str(getattr(row[0], "value", row[0]))
-        label = row[1] if len(keys) == 2 else key
-        result.append(_counts(key, label, row[len(keys):]))
-    return result
+        key = str(row[0])  # a date (PostgreSQL) or its ISO text (SQLite)
+        if not first <= key <= last:
+            continue
+        values = [float(v or 0) for v in row[3:]]
+        for n, value in enumerate(values):
+            whole[n] += value
+        counts = values[:_COUNT_FIELDS]
+        _add(topics, row[1], counts)
+        _add(channels, str(getattr(row[2], "value", row[2])), counts)
+        _add(months, key[:7], counts)
+        _add(days, key, counts)
+    titles = {t.id: (t.slug, t.title) for t in session.scalars(select(Topic).where(Topic.id.in_(list(topics))))} \
+        if topics else {}
+    *counts, minutes, waits, waited_minutes = whole
+    return BookingFigures(
+        totals=_counts("total", "", counts), booked_minutes=round(minutes), waits=int(waits),
+        avg_wait_minutes=round(waited_minutes / waits, 1) if waits else None,
+        by_topic=sorted((_counts(*titles[t], v) for t, v in topics.items()), key=lambda c: c.key),
+        by_channel=[_counts(k, k, v) for k, v in sorted(channels.items())],
+        by_month=[_counts(k, k, v) for k, v in sorted(months.items())],
+        by_day=[_counts(k, k, v) for k, v in sorted(days.items())],
+    )
+
+
+def booking_totals(session: Session, filters: StatsFilter) -> tuple[Counts, int, int, float | None]:
+    """Counts for the whole period, booked minutes, and the number and mean (minutes) of reception waits."""
+    figures = booking_figures(session, filters)
+    return figures.totals, figures.booked_minutes, figures.waits, figures.avg_wait_minutes
 
 
 def by_topic(session: Session, filters: StatsFilter) -> list[Counts]:
-    return _grouped(session, filters, "topic")
+    return booking_figures(session, filters).by_topic
 
 
 def by_channel(session: Session, filters: StatsFilter) -> list[Counts]:
-    return _grouped(session, filters, "channel")
+    return booking_figures(session, filters).by_channel
 
 
 def by_month(session: Session, filters: StatsFilter) -> list[Counts]:
     """Seasonality: one row per local month (``YYYY-MM``) of the period."""
-    return _grouped(session, filters, "month")
+    return booking_figures(session, filters).by_month
 
 
 def by_day(session: Session, filters: StatsFilter) -> list[Counts]:
-    return _grouped(session, filters, "day")
+    return booking_figures(session, filters).by_day
 
 
 def followups_opened(session: Session, filters: StatsFilter) -> int:
@@ -346,9 +392,9 @@ def _rating_args(filters: StatsFilter) -> dict[str, Any]:
 
 def rating(session: Session, filters: StatsFilter, now: datetime) -> tuple[list[RatingRow], list[RatingRow]]:
     """The department rating for the period and by day (booking.tickets.rating, reused as is)."""
-    args = _rating_args(filters)
-    return (period_rating(session, filters.first, filters.last, now, filters.department_ids, **args),
-            department_rating(session, filters.first, filters.last, now, filters.department_ids, **args))
+    daily = department_rating(session, filters.first, filters.last, now, filters.department_ids,
+                              **_rating_args(filters))
+    return period_totals(daily), daily
 
 
 # --- available time -------------------------------------------------------------------------------
@@ -395,25 +441,50 @@ def available_minutes(session: Session, filters: StatsFilter) -> int:
     for department in departments.values():
         members = [e for e, d in department_of.items() if d == department.id]
         mine = set(members)
-        hours = ExpertHours([r for r in rows if r.expert_id in mine], [o for o in overrides if o.expert_id in mine],
-                            department.working_calendar, department.hours_by_weekday())
+        calendar = department.working_calendar
+        own_rows = [r for r in rows if r.expert_id in mine]
+        own_overrides = [o for o in overrides if o.expert_id in mine]
+        hours = ExpertHours(own_rows, own_overrides, calendar, department.hours_by_weekday())
+
+        def minutes(expert_id: int, day: date, hours: ExpertHours = hours) -> int:
+            own = merge_intervals(iv for channel in channels for iv in hours.channel_hours(expert_id, channel, day))
+            return _minutes_in(intersect_intervals(own, hours.office(day)))
+
+        # An expert's minutes on a day depend on the date only through the effective weekday, whether it is
+        # a pre-holiday day, which of their weekly rows are valid and any override: days alike in all of
+        # these (most of a year) are counted once. Days with an override are counted each.
+        bounds = {e: sorted({d for r in own_rows if r.expert_id == e
+                             for d in (r.valid_from, r.valid_to + timedelta(days=1) if r.valid_to else None) if d})
+                  for e in members}
+        spans = {e: [(o.first_day, o.last_day) for o in own_overrides if o.expert_id == e] for e in members}
+        alike: dict[tuple[int, int | None, bool, int], int] = {}
         day = filters.first
         while day <= filters.last:
-            office = hours.office(day)
-            if office:
+            if hours.office(day):
+                weekday, short = hours.effective_weekday(day), calendar.is_pre_holiday(day)
                 for expert_id in members:
-                    own = merge_intervals(iv for channel in channels
-                                          for iv in hours.channel_hours(expert_id, channel, day))
-                    total += _minutes_in(intersect_intervals(own, office))
+                    if any(first <= day <= last for first, last in spans[expert_id]):
+                        total += minutes(expert_id, day)
+                        continue
+                    key = (expert_id, weekday, short, bisect_right(bounds[expert_id], day))
+                    counted = alike.get(key)
+                    if counted is None:
+                        counted = alike[key] = minutes(expert_id, day)
+                    total += counted
             day += timedelta(days=1)
     return total
 
 
 # --- the dashboard --------------------------------------------------------------------------------
 
-def summary(session: Session, filters: StatsFilter, now: datetime, totals: list[RatingRow] | None = None) -> Summary:
-    """The headline figures; ``totals``: the period's rating rows when the caller has them already."""
-    counts, booked, waits, avg_wait = booking_totals(session, filters)
+def summary(session: Session, filters: StatsFilter, now: datetime, totals: list[RatingRow] | None = None,
+            figures: BookingFigures | None = None) -> Summary:
+    """The headline figures; ``totals`` and ``figures``: the period's rating rows and booking figures when the
+    caller has them already."""
+    if figures is None:
+        figures = booking_figures(session, filters)
+    counts, booked, waits, avg_wait = (figures.totals, figures.booked_minutes, figures.waits,
+                                       figures.avg_wait_minutes)
     if totals is None:
         totals = period_rating(session, filters.first, filters.last, now, filters.department_ids,
                                **_rating_args(filters))
@@ -429,9 +500,10 @@ def summary(session: Session, filters: StatsFilter, now: datetime, totals: list[
 def dashboard(session: Session, filters: StatsFilter, now: datetime) -> Dashboard:
     """All the dashboard's figures for ``filters``, with the same period a year earlier."""
     period, daily = rating(session, filters, now)
+    figures = booking_figures(session, filters)
     return Dashboard(
-        filters=filters, summary=summary(session, filters, now, period),
+        filters=filters, summary=summary(session, filters, now, period, figures),
         previous=summary(session, filters.year_earlier(), now),
-        by_topic=by_topic(session, filters), by_channel=by_channel(session, filters),
-        by_month=by_month(session, filters), by_day=by_day(session, filters), rating=period, rating_daily=daily,
+        by_topic=figures.by_topic, by_channel=figures.by_channel, by_month=figures.by_month, by_day=figures.by_day,
+        rating=period, rating_daily=daily,
     )

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, String, Text, and_, exists, or_, select
+from sqlalchemy import JSON, ColumnElement, Float, ForeignKey, Index, String, Text, and_, exists, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from booking.models import Booking
@@ -50,6 +50,7 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_department_due", "department_id", "due_at"),
         Index("ix_tickets_status_due", "status", "due_at"),
+        Index("ix_tickets_opened_at", "opened_at"),  # the analytics' follow-ups opened in a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,6 +70,8 @@ class Ticket(Base):
     # The first answer decides "answered on time"; the latest one is what the citizen judges.
     first_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Working hours from opened_at to first_answered_at, counted once (booking.tickets.answer_hours).
+    answer_working_hours: Mapped[float | None] = mapped_column(Float)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answer_text: Mapped[str] = mapped_column(Text, default="")
     reopen_count: Mapped[int] = mapped_column(default=0)

@@ -9,9 +9,9 @@ gas office had 12 tickets due, 10 answered on time, 2 overdue". Figures per depa
 * ``avg_answer_hours`` — mean time from opening to the first answer, in *working* hours (the
   department's office hours on its working days, as ``scheduler.calendar.office_hours_on`` gives
   them: an hour shorter on a pre-holiday day, like the bookable day and the deadline).
-  This figure is computed per answered ticket in Python, because working hours depend on the
-  production calendar, which the database does not know; only answered tickets of the requested
-  days are read, with two instants each;
+  Working hours depend on the production calendar, which the database does not know: each
+  ticket's are counted once, in Python, when its first answer is written
+  (``booking.tickets.answer_hours``), and the database averages the stored figure;
 * ``confirmation_rate`` — of the tickets answered, the share the citizen confirmed (closed);
 * ``reopen_rate`` — of the tickets answered, the share rejected at least once.
 
@@ -28,13 +28,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Integer, case, cast, func, select
+from sqlalchemy import Date, Float, Integer, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from booking.models import Booking
 from booking.tickets.models import AWAITING_ANSWER, Ticket, TicketStatus
-from booking.tickets.services import ticket_hours
-from scheduler.calendar import office_hours_on
 from scheduler.departments.models import Department
 
 
@@ -91,26 +89,6 @@ def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def working_hours_between(start: datetime, end: datetime, department: Department) -> float:
-    """Working hours of ``department`` between two instants (its office hours on its working days)."""
-    if end <= start:
-        return 0.0
-    zone = department.zone
-    calendar = department.working_calendar
-    weekly = ticket_hours(department)
-    total = 0.0
-    day = start.astimezone(zone).date()
-    last = end.astimezone(zone).date()
-    while day <= last:
-        for opens, closes in office_hours_on(day, weekly, calendar):
-            lo = max(start, datetime.combine(day, opens, tzinfo=zone))
-            hi = min(end, datetime.combine(day, closes, tzinfo=zone))
-            if hi > lo:
-                total += (hi - lo).total_seconds() / 3600
-        day += timedelta(days=1)
-    return total
-
-
 def department_rating(session: Session, first: date, last: date, now: datetime,
                       department_ids: Iterable[int] | None = None, *, topic_ids: Iterable[int] | None = None,
                       channel: str | None = None) -> list[RatingRow]:
@@ -153,28 +131,20 @@ def department_rating(session: Session, first: date, last: date, now: datetime,
                         & (Ticket.due_at <= now))),
             count_if(Ticket.status == TicketStatus.CLOSED),
             count_if(answered & (Ticket.reopen_count > 0)),
+            func.avg(case((answered, Ticket.answer_working_hours), else_=None)).cast(Float),
         ).select_from(Ticket).join(Department, Department.id == Ticket.department_id)
         .where(*base).group_by(Ticket.department_id, local_day)
     ).all()
 
-    hours: dict[tuple[int, date], list[float]] = {}
-    for department_id, day, opened_at, first_answered_at in session.execute(
-        select(Ticket.department_id, local_day, Ticket.opened_at, Ticket.first_answered_at)
-        .join(Department, Department.id == Ticket.department_id).where(*base, answered)
-    ):
-        hours.setdefault((department_id, _as_date(day)), []).append(
-            working_hours_between(opened_at, first_answered_at, by_id[department_id]))
-
     rows = []
-    for department_id, day, due, n_answered, on_time, overdue, confirmed, reopened in counted:
+    for department_id, day, due, n_answered, on_time, overdue, confirmed, reopened, spent in counted:
         day = _as_date(day)
         if not first <= day <= last:
             continue
-        spent = hours.get((department_id, day), [])
         department = by_id[department_id]
         rows.append(RatingRow(department_id, department.slug, department.title, day, int(due), int(n_answered or 0),
                               int(on_time or 0), int(overdue or 0), int(confirmed or 0), int(reopened or 0),
-                              round(sum(spent) / len(spent), 2) if spent else None))
+                              round(float(spent), 2) if spent is not None else None))
     order = {d.id: n for n, d in enumerate(departments)}
     rows.sort(key=lambda r: (order[r.department_id], r.day))
     return rows
@@ -184,7 +154,12 @@ def period_rating(session: Session, first: date, last: date, now: datetime,
                   department_ids: Iterable[int] | None = None, *, topic_ids: Iterable[int] | None = None,
                   channel: str | None = None) -> list[RatingRow]:
     """One row per department for the whole period (``day`` None), from the daily rows."""
-    daily = department_rating(session, first, last, now, department_ids, topic_ids=topic_ids, channel=channel)
+    return period_totals(department_rating(session, first, last, now, department_ids, topic_ids=topic_ids,
+                                           channel=channel))
+
+
+def period_totals(daily: list[RatingRow]) -> list[RatingRow]:
+    """The period's row per department, summed from its daily rows (avg_answer_hours weighted by answers)."""
     totals: dict[int, RatingRow] = {}
     weights: dict[int, tuple[float, int]] = {}
     for row in daily:

@@ -3,9 +3,10 @@
 The address carries a token derived from the app's secret key and the expert's salt (like the
 manage token in booking.codes); only its hash is stored. A new salt revokes the old address.
 
-Polling is cheap: the ETag is a digest of the few columns the feed shows, read with one light
-query, and a matching ``If-None-Match`` (or ``If-Modified-Since``) is answered 304 before any
-calendar is built.
+Polling is cheap: the ETag is a digest of the expert's feed version (bumped by every change to what
+the feed shows, see booking.workspace.feed_version), the window's day and the feed's settings, all
+read with the expert the token names; a matching ``If-None-Match`` (or ``If-Modified-Since``) is
+answered 304 with no further query, whatever the history.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from flask import Blueprint, Response, abort, current_app, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.http import is_resource_modified
 
 from booking import links
 from booking.codes import derived_token, new_salt, token_hash, tokens_match
-from booking.ical import FEED_DETAIL_NAMES, FEED_DETAILS, FEED_STATUSES, feed_calendar
-from booking.models import Booking, BookingEvent
-from scheduler.audit import Actor, AuditEntry, record
+from booking.ical import FEED_DETAILS, FEED_STATUSES, FeedEvent, feed_calendar
+from booking.models import Booking
+from scheduler.audit import Actor, record
 from scheduler.db import utcnow
 from scheduler.departments.models import Location, Topic
 from scheduler.errors import DomainError
@@ -38,7 +39,7 @@ from scheduler.experts.models import Expert
 from scheduler.extensions import db
 
 # Bump when the feed's content changes shape, so that clients holding an old ETag refetch.
-FEED_FORMAT = "1"
+FEED_FORMAT = "2"
 
 feed_bp = Blueprint("feed", __name__)
 
@@ -139,8 +140,17 @@ def expert_by_feed_token(session: Session, token: str, config: Mapping[str, Any]
 # --------------------------------------------------------------------------- what the feed shows
 
 
+def feed_day(now: datetime) -> datetime:
+    """The start of ``now``'s UTC day: the window moves once a day, at midnight UTC, so that a poll can
+    tell whether it moved from the date alone."""
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def feed_window(now: datetime, config: Mapping[str, Any]) -> tuple[datetime, datetime]:
-    return (now - timedelta(days=int(config["FEED_PAST_DAYS"])), now + timedelta(days=int(config["FEED_FUTURE_DAYS"])))
+    """Consultations starting from FEED_PAST_DAYS before today to FEED_FUTURE_DAYS after it (whole UTC days)."""
+    day = feed_day(now)
+    return (day - timedelta(days=int(config["FEED_PAST_DAYS"])),
+            day + timedelta(days=int(config["FEED_FUTURE_DAYS"]) + 1))
 
 
 def _window_filter(expert: Expert, now: datetime, config: Mapping[str, Any]) -> list[Any]:
@@ -149,57 +159,40 @@ def _window_filter(expert: Expert, now: datetime, config: Mapping[str, Any]) -> 
             Booking.status.in_(FEED_STATUSES)]
 
 
-def feed_etag(session: Session, expert: Expert, now: datetime, config: Mapping[str, Any]) -> str:
-    """A digest of every value the feed would show, from one light query (no calendar is built)."""
-    names = expert.feed_detail == FEED_DETAIL_NAMES
-    columns = [Booking.code, Booking.sequence, Booking.status, Booking.starts_at, Booking.ends_at, Booking.channel,
-               Topic.title, Location.name, Location.address]
-    if names:
-        columns.append(Booking.citizen_name)
-    query = (select(*columns).join(Topic, Topic.id == Booking.topic_id)
-             .outerjoin(Location, Location.id == Booking.location_id)
-             .where(*_window_filter(expert, now, config)).order_by(Booking.starts_at, Booking.id))
-    digest = hashlib.sha256()
-    head = [FEED_FORMAT, expert.id, expert.name, expert.feed_detail, config["PUBLIC_BASE_URL"],
-            config["FEED_REFRESH_MINUTES"], config.get("BABEL_DEFAULT_LOCALE", "ru")]
-    digest.update(repr(head).encode("utf-8"))
-    for row in session.execute(query):
-        digest.update(repr(tuple(row)).encode("utf-8"))
-    return digest.hexdigest()[:32]
+def feed_etag(expert: Expert, now: datetime, config: Mapping[str, Any]) -> str:
+    """The feed's version, without a query: the expert's version stamp (bumped by every change to what
+    the feed shows, booking.workspace.feed_version), the window's day, and the feed's shape."""
+    head = [FEED_FORMAT, expert.id, expert.feed_version, feed_day(now).date().isoformat(), expert.feed_detail,
+            config["PUBLIC_BASE_URL"], config["FEED_REFRESH_MINUTES"], config["FEED_PAST_DAYS"],
+            config["FEED_FUTURE_DAYS"], config.get("BABEL_DEFAULT_LOCALE", "ru")]
+    return hashlib.sha256(repr(head).encode("utf-8")).hexdigest()[:32]
 
 
-def feed_last_modified(session: Session, expert: Expert, now: datetime) -> datetime:
-    """When anything the feed could show last changed.
+def feed_last_modified(expert: Expert, now: datetime) -> datetime:
+    """When anything the feed shows last changed: the last bump, or the window's last move at midnight.
 
-    Taken over the whole department's booking history (a booking rescheduled away to a
-    colleague leaves this expert's feed, yet its history is no longer this expert's) and the
-    expert's feed settings: it may say "modified" too often, never too rarely.
+    Never in the future (HTTP forbids it): "now" only makes clients refetch, it never hides a change.
     """
-    booking_change = session.scalar(
-        select(func.max(BookingEvent.at)).join(Booking, Booking.id == BookingEvent.booking_id)
-        .join(Topic, Topic.id == Booking.topic_id).where(Topic.department_id == expert.department_id)
-    )
-    settings_change = session.scalar(
-        select(func.max(AuditEntry.at)).where(AuditEntry.entity_type == "expert",
-                                              AuditEntry.entity_id == str(expert.id))
-    )
-    moments = [m for m in (booking_change, settings_change) if m is not None]
-    # never in the future (HTTP forbids it); "now" only makes clients refetch, it never hides a change
-    return min(max(moments), now) if moments else datetime(2000, 1, 1, tzinfo=UTC)
+    moments = [feed_day(now)]
+    if expert.feed_changed_at is not None:
+        moments.append(expert.feed_changed_at)
+    return min(max(moments), now)
 
 
-def feed_bookings(session: Session, expert: Expert, now: datetime, config: Mapping[str, Any]) -> list[Booking]:
-    query = (select(Booking).where(*_window_filter(expert, now, config))
-             .options(selectinload(Booking.topic), selectinload(Booking.location))
-             .order_by(Booking.starts_at, Booking.id))
-    return list(session.scalars(query))
+def feed_events(session: Session, expert: Expert, now: datetime, config: Mapping[str, Any]) -> list[FeedEvent]:
+    """The window's consultations, as the columns an event shows (one indexed range query, no models)."""
+    query = (select(Booking.code, Booking.sequence, Booking.starts_at, Booking.ends_at, Booking.channel,
+                    Booking.citizen_name, Topic.title, Location.name, Location.address)
+             .join(Topic, Topic.id == Booking.topic_id).outerjoin(Location, Location.id == Booking.location_id)
+             .where(*_window_filter(expert, now, config)).order_by(Booking.starts_at, Booking.id))
+    return [FeedEvent(*row) for row in session.execute(query)]
 
 
 def render_feed(session: Session, expert: Expert, now: datetime, config: Mapping[str, Any]) -> bytes:
     locale = str(config.get("BABEL_DEFAULT_LOCALE", "ru"))
     with force_locale(locale):
         name = _("Consultations: %(name)s", name=expert.name)
-    return feed_calendar(name, feed_bookings(session, expert, now, config), config, now,
+    return feed_calendar(name, feed_events(session, expert, now, config), config, now,
                          detail=expert.feed_detail, locale=locale)
 
 
@@ -214,8 +207,8 @@ def calendar_feed(token: str) -> Response:
     if expert is None:
         abort(404)
     now = utcnow()
-    etag = feed_etag(db.session, expert, now, config)
-    last_modified = feed_last_modified(db.session, expert, now)
+    etag = feed_etag(expert, now, config)
+    last_modified = feed_last_modified(expert, now)
     if is_resource_modified(request.environ, etag=etag, last_modified=last_modified):
         body = rendered_feeds.get(etag)
         if body is None:

@@ -167,3 +167,19 @@ def test_available_minutes_end_an_hour_early_on_a_pre_holiday_day(session: Any, 
     short_day = StatsFilter(date(2026, 11, 3), date(2026, 11, 3), department_ids=(data.water.id,))
     assert available_minutes(session, short_day) == 480
     assert available_minutes(session, replace(short_day, first=date(2026, 11, 2), last=date(2026, 11, 2))) == 540
+
+
+def test_a_long_periods_available_minutes_are_the_sum_of_its_days(session: Any, data: Dataset) -> None:
+    """Alike days are counted once (booking.analytics.queries.available_minutes); the sum over single days,
+    each counted on its own, must agree, across overrides, rows that start and end, holidays and their eves."""
+    add_override(session, data.experts[2], date(2025, 4, 8), kind=OverrideKind.HOURS, intervals=[["10:00", "12:00"]])
+    add_override(session, data.experts[0], date(2025, 4, 29), kind=OverrideKind.ABSENCE, channel=Channel.VIDEO)
+    e4 = make_expert(session, data.water, [data.pipe])
+    add_weekly(session, e4, starts=time(9), ends=time(10), valid_to=date(2025, 4, 16))
+    add_weekly(session, e4, starts=time(10), ends=time(11), valid_from=date(2025, 4, 10))
+    first, last = date(2025, 3, 31), date(2025, 5, 14)  # the May holidays and their eves included
+    for narrowed in ({}, {"channel": "video"}, {"location_id": data.office.id}):
+        period = StatsFilter(first, last, department_ids=(data.gas.id, data.water.id), **narrowed)
+        days = [replace(period, first=date.fromordinal(n), last=date.fromordinal(n))
+                for n in range(first.toordinal(), last.toordinal() + 1)]
+        assert available_minutes(session, period) == sum(available_minutes(session, day) for day in days) > 0

@@ -15,8 +15,9 @@ from booking.citizens import validate_citizen
 from booking.models import Outcome
 from booking.services import confirm_booking, hold_slot
 from booking.tickets import services
+from booking.tickets.answer_hours import working_hours_between
 from booking.tickets.models import TRANSITIONS, Ticket, TicketCounter, TicketEvent, TicketStatus
-from booking.tickets.rating import department_rating, period_rating, working_hours_between
+from booking.tickets.rating import department_rating, period_rating
 from scheduler.audit import Actor, AuditEntry
 from scheduler.auth.models import Role
 from scheduler.config import normalise_database_url
@@ -337,6 +338,30 @@ def test_working_hours_count_only_business_hours_on_working_days(session: Any, s
                                  datetime(2026, 5, 4, 10, 0, tzinfo=MOSCOW), department) == pytest.approx(2.0)
     assert working_hours_between(datetime(2026, 4, 30, 17, 0, tzinfo=MOSCOW),
                                  datetime(2026, 4, 30, 18, 0, tzinfo=MOSCOW), department) == 0.0
+
+
+def test_a_tickets_answer_time_is_counted_once_when_first_answered_and_again_if_it_changes_hands(
+        session: Any, setup: Any, expert_actor: Actor) -> None:
+    ticket = open_ticket(session, setup)
+    session.flush()
+    assert ticket.answer_working_hours is None
+    services.answer(session, ticket, "Ответ", expert_actor, MONDAY + timedelta(days=1, hours=1), CONFIG)
+    session.flush()
+    own = working_hours_between(ticket.opened_at, ticket.first_answered_at, setup.department)
+    assert own > 0 and ticket.answer_working_hours == pytest.approx(own)
+    # a second answer does not move the first one
+    services.reject_answer(session, ticket, "Не то", CITIZEN, MONDAY + timedelta(days=2))
+    services.answer(session, ticket, "Ответ 2", expert_actor, MONDAY + timedelta(days=3), CONFIG)
+    session.flush()
+    assert ticket.answer_working_hours == pytest.approx(own)
+    # handed to another department (reopened, still awaiting an answer): counted in its office hours
+    services.reject_answer(session, ticket, "Не то", CITIZEN, MONDAY + timedelta(days=4))
+    other = make_department(session, slug="construction", timezone="Asia/Yekaterinburg",
+                            hours={d: [(time(8), time(12))] for d in range(5)})
+    services.reassign(session, ticket, other, expert_actor, MONDAY + timedelta(days=4))
+    session.flush()
+    theirs = working_hours_between(ticket.opened_at, ticket.first_answered_at, other)
+    assert theirs != own and ticket.answer_working_hours == pytest.approx(theirs)
 
 
 def test_the_rating_counts_each_departments_tickets_on_their_due_day(session: Any, setup: Any,

@@ -7,17 +7,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from booking import consultation
 from booking.citizens import validate_citizen
 from booking.models import Booking, BookingStatus, Outcome
+from booking.privacy.anonymise import anonymise_bookings
 from booking.services import BookingPolicy, cancel_booking, confirm_booking, hold_slot, reschedule_booking
 from booking.workspace import feed, services
 from scheduler.audit import Actor, AuditEntry
 from scheduler.auth.access import Action, Scope, may
 from scheduler.auth.models import Role
 from scheduler.errors import DomainError
+from scheduler.experts.models import Expert
 from tests.booking_fixtures import bookable_setup
 from tests.factories import make_department
 from tests.helpers import make_user
@@ -169,25 +171,125 @@ def test_the_feed_token_works_until_regenerated_or_revoked(session: Any, setup: 
 
 
 def test_the_etag_changes_with_what_the_feed_shows_and_only_then(session: Any, setup: Any) -> None:
+    """Each change the feed shows gives a new ETag (the version listener, not the service, bumps it);
+    what it does not show, and the clock within a day, leave it alone."""
     expert = setup.experts[0]
     booking = confirmed(session, setup, 10)
     now = setup.at(8)
-    tag = feed.feed_etag(session, expert, now, CONFIG)
-    assert feed.feed_etag(session, expert, now + timedelta(minutes=5), CONFIG) == tag
+
+    def tag(at: Any = now) -> str:
+        session.flush()  # the version is bumped as the change is written
+        return feed.feed_etag(expert, at, CONFIG)
+
+    seen = [tag()]
+
+    def changed(at: Any = now) -> bool:
+        seen.append(tag(at))
+        return seen[-1] not in seen[:-1]
+
+    assert tag(now + timedelta(minutes=5)) == seen[0]
     confirmed(session, setup, 10, expert=1, n=2)  # a colleague's booking changes nothing here
-    assert feed.feed_etag(session, expert, now, CONFIG) == tag
-    far = now + timedelta(days=365)
-    before_move = feed.feed_last_modified(session, expert, far)
+    assert tag() == seen[0]
+    held = hold_slot(session, topic=setup.topic, channel="video", start=setup.at(9), now=now, policy=POLICY,
+                     actor=CITIZEN, expert_id=expert.id, question="Вопрос",
+                     citizen=validate_citizen(name="Гражданин 3", email="c3@example.org", phone="+7 912 000-00-03",
+                                              applicant_type="individual"))
+    assert tag() == seen[0]  # an unconfirmed hold is not in the feed
+    confirm_booking(session, held.booking, now, CITIZEN)
+    assert changed()  # a new consultation
     reschedule_booking(session, booking, setup.at(11), now, CITIZEN)
-    moved = feed.feed_etag(session, expert, now, CONFIG)
-    assert moved != tag
-    expert.feed_detail = "names"
-    assert feed.feed_etag(session, expert, now, CONFIG) != moved
-    expert.feed_detail = "minimal"
+    assert changed()  # moved within the day
+    actor = staff(session, setup)
+    feed.set_feed_detail(session, expert, "names", actor)
+    assert changed()  # the citizens' names now show
+    feed.set_feed_detail(session, expert, "minimal", actor)
+    assert changed()
+    expert.user.full_name = "Иван Петров"
+    assert changed()  # the calendar's name
+    setup.topic.title = "Замена колонки"
+    assert changed()  # every event's summary
+    cancel_booking(session, held.booking, now, CITIZEN)
+    assert changed()  # a cancelled consultation leaves the feed
+    far = now + timedelta(days=365)
+    before_move = feed.feed_last_modified(expert, far)
     # moved away to the colleague: gone from this feed, and Last-Modified says so
     reschedule_booking(session, booking, setup.at(12), now + timedelta(minutes=1), CITIZEN,
                        expert_id=setup.experts[1].id)
-    assert feed.feed_etag(session, expert, now, CONFIG) != moved
-    assert feed.feed_bookings(session, expert, now, CONFIG) == []
-    assert feed.feed_last_modified(session, expert, far) > before_move
-    assert feed.feed_last_modified(session, expert, now - timedelta(days=1)) == now - timedelta(days=1)
+    assert changed()
+    assert feed.feed_events(session, expert, now, CONFIG) == []
+    assert feed.feed_last_modified(expert, far) >= before_move
+    assert expert.feed_changed_at is not None
+    earlier = expert.feed_changed_at - timedelta(hours=1)
+    assert feed.feed_last_modified(expert, earlier) == earlier  # never in the future
+    # the window moves at midnight UTC: a new day is a new feed, and Last-Modified is at least that midnight
+    midnight = feed.feed_day(now) + timedelta(days=1)
+    assert tag(midnight - timedelta(seconds=1)) == seen[-1]
+    assert changed(midnight)
+    assert feed.feed_last_modified(expert, far) == feed.feed_day(far)
+
+
+def test_the_feed_window_is_whole_utc_days(setup: Any) -> None:
+    now = setup.at(8)
+    first, last = feed.feed_window(now, CONFIG)
+    day = feed.feed_day(now)
+    assert (first, last) == (day - timedelta(days=30), day + timedelta(days=181))
+    assert feed.feed_window(day + timedelta(hours=23, minutes=59), CONFIG) == (first, last)
+
+
+def test_a_version_bump_rolls_back_with_its_change(session: Any, setup: Any) -> None:
+    expert = setup.experts[0]
+    booking = confirmed(session, setup, 10)
+    session.flush()
+    version = session.scalar(select(Expert.feed_version).where(Expert.id == expert.id))
+    nested = session.begin_nested()
+    cancel_booking(session, booking, setup.at(8), CITIZEN)
+    session.flush()
+    assert session.scalar(select(Expert.feed_version).where(Expert.id == expert.id)) == version + 1
+    nested.rollback()
+    assert session.scalar(select(Expert.feed_version).where(Expert.id == expert.id)) == version
+
+
+def test_statements_run_past_the_models_bump_the_feed_too(session: Any, setup: Any) -> None:
+    """A bulk insert and a bulk update (the retention's anonymisation) are seen as well as object changes."""
+    expert = setup.experts[0]
+    booking = confirmed(session, setup, 10)
+    now = setup.at(8)
+    session.flush()
+    tags = [feed.feed_etag(expert, now, CONFIG)]
+    start = setup.at(12)
+    session.execute(insert(Booking), [{
+        "code": "BULK0001", "topic_id": setup.topic.id, "channel": "video", "expert_id": expert.id,
+        "starts_at": start, "ends_at": start + timedelta(minutes=30), "seat": 1, "status": BookingStatus.CONFIRMED,
+        "citizen_name": "Гражданин", "citizen_email": "bulk@example.org", "citizen_phone": "+79120000000",
+        "applicant_type": "individual", "question": "Вопрос", "consent_at": now, "manage_token_salt": "s" * 32,
+        "manage_token_hash": ""}])
+    tags.append(feed.feed_etag(expert, now, CONFIG))
+    anonymise_bookings(session, [booking.id], now)
+    tags.append(feed.feed_etag(expert, now, CONFIG))
+    assert len(set(tags)) == 3
+    held = hold_slot(session, topic=setup.topic, channel="video", start=setup.at(9), now=now, policy=POLICY,
+                     actor=CITIZEN, expert_id=expert.id, question="Вопрос",
+                     citizen=validate_citizen(name="Гражданин 3", email="c3@example.org", phone="+7 912 000-00-03",
+                                              applicant_type="individual"))
+    session.flush()
+    tags.append(feed.feed_etag(expert, now, CONFIG))
+    counted = session.execute(update(Booking).where(Booking.id == held.booking.id).values(confirmation_attempts=2)
+                              .returning(Booking.confirmation_attempts)
+                              .execution_options(synchronize_session=False)).scalar_one()
+    assert counted == 2  # the statement's own answer still reaches its caller
+    assert feed.feed_etag(expert, now, CONFIG) == tags[-1]  # an unconfirmed hold is in no feed
+    assert tags[-1] == tags[-2]
+
+
+def test_a_booking_given_its_expert_as_an_object_bumps_that_experts_feed(session: Any, setup: Any) -> None:
+    expert = setup.experts[0]
+    now = setup.at(8)
+    session.flush()
+    before = feed.feed_etag(expert, now, CONFIG)
+    start = setup.at(12)
+    session.add(Booking(code="OBJ00001", topic=setup.topic, channel="video", expert=expert, starts_at=start,
+                        ends_at=start + timedelta(minutes=30), status=BookingStatus.CONFIRMED, citizen_name="Гражданин",
+                        citizen_email="obj@example.org", citizen_phone="+79120000000", applicant_type="individual",
+                        question="Вопрос", consent_at=now, manage_token_salt="s" * 32, manage_token_hash=""))
+    session.flush()
+    assert feed.feed_etag(expert, now, CONFIG) != before

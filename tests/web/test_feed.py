@@ -19,6 +19,7 @@ from booking.workspace.feed import calendar_feed, feed_url, rendered_feeds
 from scheduler.audit import Actor, AuditEntry
 from scheduler.auth.models import Role
 from scheduler.db import utcnow
+from scheduler.experts.models import Expert
 from scheduler.schedules.models import Channel
 from tests.booking_fixtures import bookable_setup
 from tests.factories import make_department
@@ -62,6 +63,8 @@ def settle(session: Any) -> None:
     change now is later by more than Last-Modified's one-second precision."""
     session.execute(update(BookingEvent).values(at=utcnow() - timedelta(hours=1)))
     session.execute(update(AuditEntry).values(at=utcnow() - timedelta(hours=1)))
+    session.execute(update(Expert).values(feed_changed_at=utcnow() - timedelta(hours=1))
+                    .execution_options(synchronize_session="fetch"))
 
 
 def events_of(response: Any) -> list[Any]:

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from icalendar import Calendar
+from icalendar import Calendar, vText
 
-from booking.ical import FEED_DETAIL_NAMES, feed_calendar, invitation
+from booking import ical
+from booking.ical import FEED_DETAIL_NAMES, FeedEvent, feed_calendar, invitation
 from booking.links import manage_token_for
 from booking.models import ApplicantType, Booking, BookingStatus
 from scheduler.departments.models import Department, Location, Topic
@@ -137,7 +138,7 @@ def test_a_cancelled_booking_sends_cancel_with_status_cancelled_and_no_reminder(
 def test_start_is_the_right_instant_across_dst_written_in_utc_without_timezone_rules(
         local: datetime, utc_line: bytes) -> None:
     for data in (invitation(make_booking(local), CONFIG, NOW.astimezone(BERLIN)),
-                 feed_calendar("Эксперт", [make_booking(local)], CONFIG, NOW)):
+                 feed_calendar("Эксперт", [FeedEvent.of(make_booking(local))], CONFIG, NOW)):
         _calendar, event = parse(data)
         assert event.decoded("DTSTART") == local and event.decoded("DTEND") == local + timedelta(minutes=30)
         assert utc_line in lines(data)
@@ -152,7 +153,7 @@ def test_long_cyrillic_lines_are_folded_at_75_octets_without_splitting_a_charact
     booking = make_booking(datetime(2026, 3, 30, 10, 0, tzinfo=MOSCOW), channel=Channel.IN_PERSON,
                            topic_title=LONG_RUSSIAN, address=LONG_RUSSIAN)
     for data in (invitation(booking, CONFIG, NOW),
-                 feed_calendar(LONG_RUSSIAN, [booking], CONFIG, NOW, detail=FEED_DETAIL_NAMES)):
+                 feed_calendar(LONG_RUSSIAN, [FeedEvent.of(booking)], CONFIG, NOW, detail=FEED_DETAIL_NAMES)):
         folded = [line for line in lines(data) if line.startswith(b" ")]
         assert folded, "the long values must have been folded"
         for line in lines(data):
@@ -174,7 +175,7 @@ def test_commas_semicolons_backslashes_and_newlines_are_escaped_and_survive_the_
     assert event["SUMMARY"] == f"Консультация: {tricky}"  # the booking is in Russian
     assert event["LOCATION"] == f"Приёмная, {tricky}"
     assert event["ORGANIZER"].params["CN"] == "Одно окно, Газ"
-    feed = feed_calendar(tricky, [booking], CONFIG, NOW)
+    feed = feed_calendar(tricky, [FeedEvent.of(booking)], CONFIG, NOW)
     calendar, event = parse(feed)
     assert calendar_text(calendar, "X-WR-CALNAME") == calendar_text(calendar, "NAME") == tricky
     assert tricky in event["SUMMARY"]
@@ -183,7 +184,7 @@ def test_commas_semicolons_backslashes_and_newlines_are_escaped_and_survive_the_
 def test_the_feed_is_published_with_refresh_hints_and_stable_uids() -> None:
     first = make_booking(datetime(2026, 3, 30, 10, 0, tzinfo=MOSCOW), code="ABCD2345")
     second = make_booking(datetime(2026, 3, 30, 11, 0, tzinfo=MOSCOW), code="EFGH6789", channel=Channel.IN_PERSON)
-    data = feed_calendar("Иванов: консультации", [first, second], CONFIG, NOW)
+    data = feed_calendar("Иванов: консультации", [FeedEvent.of(first), FeedEvent.of(second)], CONFIG, NOW)
     calendar = Calendar.from_ical(data)
     assert calendar["METHOD"] == "PUBLISH"
     assert calendar_text(calendar, "NAME") == calendar_text(calendar, "X-WR-CALNAME") == "Иванов: консультации"
@@ -192,7 +193,8 @@ def test_the_feed_is_published_with_refresh_hints_and_stable_uids() -> None:
     events = calendar.walk("VEVENT")
     assert [e["UID"] for e in events] == ["consultation-ABCD2345@okno.example.org",
                                           "consultation-EFGH6789@okno.example.org"]
-    again = Calendar.from_ical(feed_calendar("x", [first, second], CONFIG, NOW + timedelta(hours=1)))
+    again = Calendar.from_ical(feed_calendar("x", [FeedEvent.of(first), FeedEvent.of(second)], CONFIG,
+                                             NOW + timedelta(hours=1)))
     assert [e["UID"] for e in again.walk("VEVENT")] == [e["UID"] for e in events]
     assert events[0]["LOCATION"] == "http://okno.example.org/staff/video/ABCD2345"  # the expert's own join page
     assert events[1]["LOCATION"] == "Приёмная, ул. Ленина, 1"
@@ -202,7 +204,7 @@ def test_the_feed_is_published_with_refresh_hints_and_stable_uids() -> None:
 @pytest.mark.parametrize(("detail", "shows_name"), [("minimal", False), ("names", True)])
 def test_the_feed_shows_the_citizen_name_only_when_asked_and_never_contacts(detail: str, shows_name: bool) -> None:
     booking = make_booking(datetime(2026, 3, 30, 10, 0, tzinfo=MOSCOW))
-    data = feed_calendar("Эксперт", [booking], CONFIG, NOW, detail=detail)
+    data = feed_calendar("Эксперт", [FeedEvent.of(booking)], CONFIG, NOW, detail=detail)
     text = data.replace(b"\r\n ", b"").decode("utf-8")
     assert ("Анна Смирнова" in text) is shows_name
     assert "anna@example.org" not in text and "79123456789" not in text and "ATTENDEE" not in text
@@ -212,9 +214,48 @@ def test_the_feed_shows_the_citizen_name_only_when_asked_and_never_contacts(deta
 def test_feed_folding_keeps_escapes_and_characters_whole_at_every_boundary(prefix: int) -> None:
     title = "ж" * prefix + "a\\b,c;d\nе" + "ё" * prefix
     booking = make_booking(datetime(2026, 3, 30, 10, 0, tzinfo=MOSCOW), topic_title=title)
-    data = feed_calendar("Эксперт", [booking], CONFIG, NOW)
+    data = feed_calendar("Эксперт", [FeedEvent.of(booking)], CONFIG, NOW)
     for line in lines(data):
         assert len(line) <= 75, line
         line.decode("utf-8")
     _calendar, event = parse(data)
     assert event["SUMMARY"] == f"{title} (ABCD-2345)"
+
+
+def _fold_char_by_char(line: str, limit: int = 75) -> str:
+    """The folding rule written the slow, obvious way (a character at a time), to check the fast one against."""
+    if len(line.encode("utf-8")) <= limit:
+        return line
+    folded: list[str] = []
+    current: list[str] = []
+    size = 0
+    for char in line:
+        width = len(char.encode("utf-8"))
+        if current and size + width > limit - (1 if folded else 0):
+            carry = current.pop() if len(current) > 1 and current[-1] == "\\" else ""
+            folded.append("".join(current))
+            current = [carry] if carry else []
+            size = len(carry)
+        current.append(char)
+        size += width
+    folded.append("".join(current))
+    return "\r\n ".join(folded)
+
+
+TRICKY_TEXTS = ["", "plain", "a;b,c\\d", "line\nbreak\r\nand\rreturn", "literal \\N here", "ё" * 3 + "\\" * 5,
+                "Замена газовой плиты, ул. Ленина; д. 1\\" * 7, "x" * 74 + "\\;" + "y" * 80, "€😀" * 60,
+                "a" * 73 + "ж" + "b" * 200, "\\" * 200]
+
+
+@pytest.mark.parametrize("value", TRICKY_TEXTS)
+def test_the_feed_escapes_text_as_icalendar_does(value: str) -> None:
+    assert ical._text(value) == vText(value).to_ical().decode("utf-8")
+
+
+@pytest.mark.parametrize("value", TRICKY_TEXTS)
+def test_the_feed_folds_on_bytes_exactly_as_character_by_character(value: str) -> None:
+    for line in (f"SUMMARY:{ical._text(value)}", f"X:{value}", value):
+        folded = ical._fold(line)
+        assert folded == _fold_char_by_char(line)
+        assert folded.replace("\r\n ", "") == line
+        assert all(len(part.encode("utf-8")) <= 75 for part in folded.split("\r\n"))
