@@ -49,6 +49,7 @@ from booking.codes import (
     new_video_room,
     token_hash,
 )
+from booking.feed_version import bump_feed_versions
 from booking.metrics import count_made, counts_refusals
 from booking.models import ACTIVE_STATUSES, Booking, BookingEvent, BookingStatus
 from scheduler.audit import Actor, record
@@ -122,12 +123,21 @@ class HoldResult:
     confirmation_code: str = field(repr=False, default="")
 
 
-def lock_experts(session: Session, expert_ids: list[int]) -> None:
-    """Row locks on PostgreSQL, in id order so that no two transactions deadlock."""
+def lock_experts(session: Session, expert_ids: list[int], *, bump_feed: bool = False) -> None:
+    """Row locks on PostgreSQL, in id order so that no two transactions deadlock.
+
+    ``bump_feed``: the caller is about to change what these experts' feeds show, so the lock is
+    taken by the feed-version bump itself (an UPDATE locks the row as FOR UPDATE does), which
+    saves the statement the flush would otherwise send; should the change not happen after all,
+    the feed is merely fetched once more.
+    """
     if session.get_bind().dialect.name != "postgresql":
         return
     for expert_id in sorted(set(expert_ids)):
-        session.execute(select(Expert.id).where(Expert.id == expert_id).with_for_update())
+        if bump_feed:
+            bump_feed_versions(session, [expert_id])
+        else:
+            session.execute(select(Expert.id).where(Expert.id == expert_id).with_for_update())
 
 
 def lock_citizen(session: Session, topic_id: int, email: str, phone: str) -> None:
@@ -410,7 +420,7 @@ def hold_slot(
                                       location_id=location_id))
         candidates = [e for e in candidates if e.id in working]
     for n, candidate in enumerate(candidates):
-        lock_experts(session, [candidate.id])
+        lock_experts(session, [candidate.id], bump_feed=confirmed)
         if seen.stale_holds:
             expire_holds(session, now, [candidate.id], around=start)
         found = find_exact_slot(session, topic, channel, start, candidate, now, location_id=location_id)

@@ -89,12 +89,6 @@ def register_models() -> None:
 
     Only the composition root knows every feature, so the list lives here.
     """
-    import booking.api.idempotency
-    import booking.models
-    import booking.reception.models
-    import booking.tickets.answer_hours  # (listens to the session: a first answer's working hours, counted once)
-    import booking.tickets.models
-    import booking.workspace.feed_version  # noqa: F401  (listens to the session: every feed change bumps its version)
     import scheduler.audit
     import scheduler.auth.models
     import scheduler.departments.models

@@ -4,7 +4,7 @@ The address carries a token derived from the app's secret key and the expert's s
 manage token in booking.codes); only its hash is stored. A new salt revokes the old address.
 
 Polling is cheap: the ETag is a digest of the expert's feed version (bumped by every change to what
-the feed shows, see booking.workspace.feed_version), the window's day and the feed's settings, all
+the feed shows, see booking.feed_version), the window's day and the feed's settings, all
 read with the expert the token names; a matching ``If-None-Match`` (or ``If-Modified-Since``) is
 answered 304 with no further query, whatever the history.
 """
@@ -161,7 +161,7 @@ def _window_filter(expert: Expert, now: datetime, config: Mapping[str, Any]) -> 
 
 def feed_etag(expert: Expert, now: datetime, config: Mapping[str, Any]) -> str:
     """The feed's version, without a query: the expert's version stamp (bumped by every change to what
-    the feed shows, booking.workspace.feed_version), the window's day, and the feed's shape."""
+    the feed shows, booking.feed_version), the window's day, and the feed's shape."""
     head = [FEED_FORMAT, expert.id, expert.feed_version, feed_day(now).date().isoformat(), expert.feed_detail,
             config["PUBLIC_BASE_URL"], config["FEED_REFRESH_MINUTES"], config["FEED_PAST_DAYS"],
             config["FEED_FUTURE_DAYS"], config.get("BABEL_DEFAULT_LOCALE", "ru")]

@@ -33,7 +33,7 @@ class Expert(Base):
     feed_token_hash: Mapped[str | None] = mapped_column(String(64))
     # How much of the citizen the feed shows: "minimal" (topic and code) or "names".
     feed_detail: Mapped[str] = mapped_column(String(20), default="minimal", server_default="minimal")
-    # Bumped, with the time, by every change to what the feed shows (booking.workspace.feed_version):
+    # Bumped, with the time, by every change to what the feed shows (booking.feed_version):
     # a poll is answered from these two, not from the rows.
     feed_version: Mapped[int] = mapped_column(default=0, server_default="0")
     feed_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

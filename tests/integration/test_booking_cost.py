@@ -22,10 +22,13 @@ from scheduler.audit import Actor
 from tests.booking_fixtures import bookable_setup
 from tests.integration.test_booking_services import POLICY, citizen, hold
 
-# Per partner booking: key, topic (with department and hours), the citizen's locks (PostgreSQL),
-# the pre-check with their active bookings, the expert's lock (PostgreSQL), hours, overrides, busy
-# times, then one INSERT each for the booking, its events, its audit entries and its email.
+# Per partner booking on PostgreSQL: key, topic (with department and hours), the citizen's locks,
+# the pre-check with their active bookings, the expert's lock (which is the feed-version bump too),
+# hours, overrides, busy times, then one INSERT each for the booking, its events, its audit entries
+# and its email. SQLite takes no locks (writers are serialised), so the feed version is bumped by
+# its own UPDATE, and it writes the two events and the two audit entries one row at a time.
 MAX_STATEMENTS = 12
+MAX_STATEMENTS_SQLITE = 13
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN")
 
 
@@ -66,7 +69,8 @@ def test_a_partner_booking_is_a_few_statements_and_its_reply_reads_nothing_after
         answer = client.post("/api/v1/bookings", json=body, headers={"Authorization": f"Bearer {key}"})
     assert answer.status_code == 201, answer.get_data(as_text=True)
     assert answer.get_json()["expert"]["id"] == expert.id
-    assert len(sent) <= MAX_STATEMENTS, "\n".join(sent)
+    most = MAX_STATEMENTS_SQLITE if session.get_bind().dialect.name == "sqlite" else MAX_STATEMENTS
+    assert len(sent) <= most, "\n".join(sent)
     first_write = next(n for n, s in enumerate(sent) if s.startswith("INSERT"))
     assert all(s.startswith("INSERT") for s in sent[first_write:]), "\n".join(sent)  # no reload for the reply
     booking = session.scalar(select(Booking).where(Booking.code == answer.get_json()["code"]))

@@ -39,13 +39,20 @@ FEED_COLUMNS = ("code", "sequence", "status", "starts_at", "ends_at", "channel",
 _SHOWN = frozenset(FEED_STATUSES)
 _EXPERTS = Expert.__table__
 _BOOKINGS = Booking.__table__
+_BUMPED = "okno.feed_versions_bumped"
 
 
 def bump_feed_versions(session: Session, expert_ids: Iterable[int | None]) -> None:
-    """Give these experts' feeds a new version (in this transaction); in-session experts re-read it."""
-    ids = sorted({i for i in expert_ids if i is not None})
+    """Give these experts' feeds a new version (in this transaction); in-session experts re-read it.
+
+    An expert already bumped in the current transaction (or savepoint) is not bumped again: the
+    version only has to differ from every committed one, so one bump per transaction is enough.
+    """
+    bumped: set[int] = session.info.setdefault(_BUMPED, set())
+    ids = sorted({i for i in expert_ids if i is not None} - bumped)
     if not ids:
         return
+    bumped.update(ids)
     session.execute(update(_EXPERTS).where(_EXPERTS.c.id.in_(ids))
                     .values(feed_version=_EXPERTS.c.feed_version + 1, feed_changed_at=utcnow()))
     for expert_id in ids:
@@ -132,5 +139,11 @@ def _on_statement(state: ORMExecuteState) -> Any:
     return result
 
 
+def _forget_bumps(session: Session, _transaction: Any) -> None:
+    # At the end of any transaction or savepoint: a rolled-back bump must be made again.
+    session.info.pop(_BUMPED, None)
+
+
 event.listen(Session, "before_flush", _before_flush)
+event.listen(Session, "after_transaction_end", _forget_bumps)
 event.listen(Session, "do_orm_execute", _on_statement)
