@@ -144,13 +144,15 @@ def search_slots(
     exclude_booking_id: int | None = None,
     *,
     cached: bool = False,
+    recent: bool = False,
 ) -> list[FoundSlot]:
     """Free slots of ``topic`` on ``channel`` for the local dates ``first_day..last_day``.
 
     ``exclude_booking_id`` leaves one booking out of the busy times, so that a reschedule
     may move within (or next to) its own current time. ``cached`` lets the answer come from
     ``booking.slot_cache`` (at most ``SLOT_CACHE_SECONDS`` old, see there): for what is shown,
-    never for the check a booking makes under its lock.
+    never for the check a booking makes under its lock. ``recent`` (with ``cached``): entries a
+    few seconds old serve whatever was booked since, for the offers made with a refusal.
     """
     if channel not in topic.channels:
         return []
@@ -167,7 +169,7 @@ def search_slots(
         slots = cached_slots(
             session, (topic.id, channel, expert_id), first_day, last_day, now,
             today=now.astimezone(tz).date(), earliest=max(now, now + timedelta(minutes=topic.min_notice_minutes)),
-            day_of_instant=lambda instant: instant.astimezone(tz).date(), compute=compute,
+            day_of_instant=lambda instant: instant.astimezone(tz).date(), compute=compute, recent=recent,
         )
     else:
         slots = compute(first_day, last_day)

@@ -321,11 +321,12 @@ def nearest_alternatives(session: Session, topic: Topic, channel: str, start: da
                          expert_id: int | None = None, count: int = 5,
                          location_id: int | None = None) -> list[FoundSlot]:
     """The free slots closest in time to the one that was taken (either side), at the chosen office
-    when one was chosen."""
+    when one was chosen; from the slot cache's recent entries (``booking.slot_cache``), so that the
+    losers of a rush do not each search weeks afresh."""
     local = start.astimezone(topic.department.zone).date()
     first = max(local - timedelta(days=3), now.astimezone(topic.department.zone).date())
     found = search_slots(session, topic, channel, first, local + timedelta(days=14), now, expert_id=expert_id,
-                         cached=True)
+                         cached=True, recent=True)
     if location_id is not None:
         found = [s for s in found if s.slot.location_id == location_id]
     found.sort(key=lambda s: (abs((s.start - start).total_seconds()), s.start, s.expert.id))

@@ -10,6 +10,10 @@ What a cached answer may get wrong, and for how long (the documented bound):
 - Whatever happens (Redis down or not configured, a write this module cannot see), no entry is used
   longer than ``SLOT_CACHE_SECONDS`` after it was computed (default 10; 0 turns the cache off).
 - A hold that expires while its entry lives keeps its time shown busy, again at most that long.
+- The nearest free times offered with a refusal ("that time is taken") may be read without the
+  version stamp, from entries at most ``RECENT_SECONDS`` old whatever was booked since: in a rush
+  every booking bumps the stamp, and the losers (most requests) would otherwise each search weeks
+  afresh. Such an offer may name a time booked in those seconds; booking it is refused as cheaply.
 - The cache is never asked under a booking's lock: booking re-checks the time uncached, and the
   database's unique index stays the last word, so a stale answer never books a time twice.
 - A session holding its own uncommitted changes to those tables neither reads nor fills the cache.
@@ -55,6 +59,8 @@ WATCHED = (Booking, WeeklyAvailability, DateOverride, ReceptionDay, ReceptionExc
 WATCHED_TABLES = frozenset(model.__table__.name for model in WATCHED) | {
     expert_topics.name, reception_topics.name, reception_experts.name}
 MAX_ENTRIES = 4096
+# How old an entry the offers that come with a refusal may use, without looking at the version stamp.
+RECENT_SECONDS = 2.0
 # After Redis failed, it is not asked again for this long (a search must not wait on a dead server).
 REDIS_RETRY_SECONDS = 5.0
 _CHANGED = "okno_slots_changed"
@@ -104,11 +110,15 @@ class SlotCache:
         self._redis_down_until = monotonic_clock.monotonic() + REDIS_RETRY_SECONDS
         log.error("slot cache: Redis unavailable (%s); cached slots live at most %s s", error, self.seconds)
 
-    def get(self, key: tuple[Any, ...], stamp: tuple[int | None, int], now: datetime, today: date) -> _Entry | None:
+    def get(self, key: tuple[Any, ...], stamp: tuple[int | None, int] | None, now: datetime,
+            today: date) -> _Entry | None:
+        """The entry, if still valid: computed under ``stamp`` and at most ``seconds`` old, or, with no
+        stamp given, at most ``RECENT_SECONDS`` old whatever its stamp."""
         entry = self._entries.get(key)
-        if entry is None or entry.stamp != stamp or entry.today != today:
+        if entry is None or entry.today != today or (stamp is not None and entry.stamp != stamp):
             return None
-        if monotonic_clock.monotonic() - entry.made > self.seconds:
+        age = monotonic_clock.monotonic() - entry.made
+        if age > self.seconds or (stamp is None and age > RECENT_SECONDS):
             return None
         if not entry.now <= now <= entry.now + timedelta(seconds=self.seconds):
             return None
@@ -154,18 +164,22 @@ def cached_slots(
     earliest: datetime,
     day_of_instant: Callable[[datetime], date],
     compute: Callable[[date, date], list[Slot]],
+    recent: bool = False,
 ) -> list[Slot]:
     """The slots of ``first_day..last_day`` (``key`` names topic, channel and expert), per day from the
     cache where it holds a valid entry, the missing days computed by ``compute`` in one call.
 
     ``today`` is the department's date (the horizon moves with it), ``earliest`` the first start
     bookable at ``now`` (an entry computed a little earlier may still list a slot that has just
-    passed its notice), ``day_of_instant`` the department-local date of an instant.
+    passed its notice), ``day_of_instant`` the department-local date of an instant. ``recent``:
+    entries up to ``RECENT_SECONDS`` old serve whatever the version stamp (for the offers that come
+    with a refusal, see the module's account).
     """
     cache = slot_cache()
     if cache is None or session.info.get(_CHANGED):
         return compute(first_day, last_day)
-    stamp = cache.stamp()  # before reading the database: a change committed after this is a newer stamp
+    # Before reading the database: a change committed after this is a newer stamp.
+    stamp = None if recent else cache.stamp()
     days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
     found: dict[date, tuple[Slot, ...]] = {}
     missing = []
@@ -176,6 +190,8 @@ def cached_slots(
         else:
             found[day] = entry.slots
     if missing:
+        if stamp is None:
+            stamp = cache.stamp()
         by_day: dict[date, list[Slot]] = defaultdict(list)
         for slot in compute(missing[0], missing[-1]):
             by_day[day_of_instant(slot.start)].append(slot)

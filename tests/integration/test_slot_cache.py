@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, insert
 
+import booking.slot_cache
 from booking.availability import search_slots
 from booking.models import ApplicantType, Booking, BookingStatus
 from booking.services import SlotTaken, cancel_booking
@@ -138,6 +139,26 @@ def test_another_nodes_stamp_invalidates(app: Flask, session: Any, setup: Any, c
     other_node.bump_shared()  # what the other node's commit does
     other_node.close()
     assert (start, expert) not in shown(session, setup, now)
+
+
+def test_offers_made_with_a_refusal_use_recent_entries_whatever_the_stamp(
+        app: Flask, session: Any, setup: Any, cache: SlotCache, redis_url: str, monkeypatch: Any) -> None:
+    """In a rush every booking bumps the stamp; the losers' offers may be a few seconds old, no older."""
+    monkeypatch.setattr(booking.slot_cache, "RECENT_SECONDS", 0.4)
+    now = now_before(setup)
+    expert = setup.experts[1].id
+    start, later = setup.at(11), setup.at(12)
+    assert (start, expert) in shown(session, setup, now)
+    booking_behind_the_sessions_back(session, setup, start, expert)
+    other_node = SlotCache(60, redis_url, redis_client_options(app.config))
+    other_node.bump_shared()
+    other_node.close()
+    assert (start, expert) in shown(session, setup, now, recent=True)  # an offer: seconds old at most
+    assert (start, expert) not in shown(session, setup, now)  # what is shown follows the stamp
+    booking_behind_the_sessions_back(session, setup, later, expert)  # no bump: this node is not told
+    assert (later, expert) in shown(session, setup, now, recent=True)
+    wall_clock.sleep(0.5)
+    assert (later, expert) not in shown(session, setup, now, recent=True)  # past RECENT_SECONDS: read afresh
 
 
 def test_without_redis_an_entry_lives_at_most_its_seconds(app: Flask, session: Any, setup: Any) -> None:
