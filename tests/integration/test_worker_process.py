@@ -37,7 +37,12 @@ def queue(count: int) -> None:
 
 def all_recorded_sent() -> bool:
     db.session.rollback()  # a fresh snapshot each time
-    return set(db.session.scalars(select(OutboxMessage.status))) == {OutboxStatus.SENT}
+    try:
+        return set(db.session.scalars(select(OutboxMessage.status))) == {OutboxStatus.SENT}
+    finally:
+        # Ended at once: work outside a request begins IMMEDIATE on SQLite, and a poll that kept its
+        # transaction open between looks would hold the write lock the worker needs to record a send.
+        db.session.rollback()
 
 
 def worker_settings(database_url: str, instance: Path, smtp_port: int,
