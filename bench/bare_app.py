@@ -2,7 +2,8 @@
 ``bench.bare_app:app`` with the same settings as okno; never used outside the benchmarks.
 
 * ``GET /bare`` answers a tiny JSON document: the ceiling a cheap okno endpoint is measured
-  against (``bench/endpoints.py``).
+  against (``bench/endpoints.py``); ``POST /bare`` reads a JSON body and answers 201, the
+  comparator of a booking rush (``bench/rush.py``).
 * ``GET /body`` answers the bytes of the file ``OKNO_BENCH_BODY_FILE`` names (the slot search's
   own answer, so the size is the same) as ``application/json``: what gunicorn, Flask and the
   socket cost before any of okno's work (``bench/slots.py``).
@@ -16,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 
 app = Flask(__name__)
 _body_file = os.environ.get("OKNO_BENCH_BODY_FILE")
@@ -27,6 +28,11 @@ _data = json.loads(_body)
 @app.get("/bare")
 def bare() -> Response:
     return jsonify({"status": "ok"})
+
+
+@app.post("/bare")
+def bare_post() -> tuple[Response, int]:
+    return jsonify({"received": len(request.get_json(force=True) or {})}), 201
 
 
 @app.get("/body")

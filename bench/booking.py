@@ -29,6 +29,7 @@ What it does, start to end, on its own:
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import secrets
 import statistics
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     with bench_app(args.database_url, "booking") as bench:
         from booking.models import Booking
         from booking.notifications import send_confirmed
-        from booking.services import BookingPolicy, hold_slot
+        from booking.services import BookingPolicy, confirm_booking, hold_slot
         from scheduler.audit import Actor
         from scheduler.db import utcnow
         from scheduler.departments.models import Topic
@@ -192,9 +193,13 @@ def main(argv: list[str] | None = None) -> int:
             topic = db.session.scalar(select(Topic).where(Topic.slug == seeded.topic))
             now = utcnow()
             with bench.app.test_request_context():
+                # As the API books: confirmed at once (older code: a hold, then its confirmation).
+                at_once = {"confirmed": True} if "confirmed" in inspect.signature(hold_slot).parameters else {}
                 held = hold_slot(db.session, topic=topic, channel="video", start=start, citizen=details,
                                  question=QUESTION, now=now, policy=policy, actor=actor, expert_id=expert_id,
-                                 source="api", confirmed=True)
+                                 source="api", **at_once)
+                if not at_once:
+                    confirm_booking(db.session, held.booking, now, actor)
                 send_confirmed(db.session, held.booking, bench.app.config, now)
                 db.session.commit()
             db.session.remove()

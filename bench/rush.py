@@ -304,12 +304,12 @@ def citizen(n: int) -> dict[str, str]:
 
 
 def post_booking(port: int, key: str, body: dict[str, Any], timeout: float,
-                 tls: ssl.SSLContext | None = None) -> tuple[int, dict[str, Any]]:
+                 tls: ssl.SSLContext | None = None, path: str = "/api/v1/bookings") -> tuple[int, dict[str, Any]]:
     """One partner booking request; over HTTPS (a TLS proxy in front) when ``tls`` is given."""
     connection = (http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls) if tls
                   else http.client.HTTPConnection("127.0.0.1", port, timeout=timeout))
     try:
-        connection.request("POST", "/api/v1/bookings", body=json.dumps(body).encode(),
+        connection.request("POST", path, body=json.dumps(body).encode(),
                            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
         response = connection.getresponse()
         raw = response.read()
@@ -350,6 +350,45 @@ def run_client(client: Client, port: int, seeded: Seeded, target: dict[str, Any]
         if status != 409 or payload.get("error") != "slot_taken" or not alternatives:
             return
         slot = rng.choice(alternatives)
+
+
+def bare_rush(clients: int, workers: int, threads: int, workdir: Path, timeout: float,
+              body: dict[str, Any]) -> tuple[list[float], float, int]:
+    """The comparator: as many clients, released at once, each POSTing a booking's body once to a bare
+    Flask app (``bench/bare_app.py``) on the same gunicorn settings: what the load generator, gunicorn
+    and the sockets cost on this machine before any of okno's work. (latencies, seconds, errors)"""
+    port = free_port()
+    log = workdir / "bare-gunicorn.log"
+    server = start_gunicorn(port, dict(os.environ), workers, threads, log, target="bench.bare_app:app")
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", server, log)
+        barrier = threading.Barrier(clients + 1)
+
+        def client() -> None:
+            nonlocal errors
+            barrier.wait(timeout=60)
+            began = time.perf_counter()
+            try:
+                status, _ = post_booking(port, "bare", body, timeout, path="/bare")
+            except (OSError, http.client.HTTPException):
+                status = 0
+            with lock:
+                latencies.append(time.perf_counter() - began)
+                errors += status != 201
+
+        threads_ = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+        for thread in threads_:
+            thread.start()
+        barrier.wait(timeout=60)
+        released = time.perf_counter()
+        for thread in threads_:
+            thread.join(timeout=timeout)
+        return latencies, time.perf_counter() - released, errors
+    finally:
+        stop(server)
 
 
 # --- the checks -----------------------------------------------------------------------------------
@@ -477,6 +516,21 @@ def main(argv: list[str] | None = None) -> int:
               f"({elapsed:.2f} s from release to the last answer)")
         if other:
             print(f"gunicorn log (tail):\n{log.read_text(errors='replace')[-2000:]}")
+        if server is not None:
+            stop(server)  # the comparator gets the machine to itself
+            server = None
+        sample = {"topic": seeded.topic, "channel": "video", "start": offered[0]["start"],
+                  "expert": offered[0]["expert"]["id"], "citizen": citizen(0), "question": QUESTION,
+                  "consent_personal_data": True}
+        bare, bare_seconds, bare_errors = bare_rush(args.clients, args.workers, args.threads, workdir,
+                                                    args.timeout, sample)
+        if bare:
+            print(f"comparator: bare Flask, the same {args.clients} clients at once, one POST each, same gunicorn "
+                  f"settings: p50 {percentile(bare, 0.50) * 1000:.0f} ms, p99 {percentile(bare, 0.99) * 1000:.0f} ms, "
+                  f"{len(bare) / bare_seconds:.1f} requests/s, {bare_errors} errors")
+            if latencies:
+                print(f"okno / bare           p99 {percentile(latencies, 0.99) / percentile(bare, 0.99):.1f}×, "
+                      f"requests/s {len(attempts) / elapsed / (len(bare) / bare_seconds):.2f}×")
         return 1 if doubles or active != created else 0
     finally:
         if server is not None:
