@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, and_, or_, select, type_coerce
+from sqlalchemy import Select, String, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
-from booking.models import ACTIVE_STATUSES, Booking, BookingStatus
+from booking.models import ACTIVE_STATUSES, Booking, keeps_its_time
 from booking.slot_cache import cached_slots
 from scheduler.availability.engine import (
     BusyIndex,
@@ -301,10 +301,7 @@ def _busy_query(
             Booking.starts_at < range_end,
             Booking.starts_at >= range_start - LONGEST_BOOKING,
             Booking.ends_at > range_start,
-            or_(
-                Booking.status != BookingStatus.PENDING,
-                and_(Booking.hold_expires_at.is_not(None), Booking.hold_expires_at > now),
-            ),
+            keeps_its_time(now),
         )
     )
     if exclude_booking_id is not None:

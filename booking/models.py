@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, CheckConstraint, ColumnElement, ForeignKey, Index, String, Text, and_, or_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.auth.access import Scope
@@ -214,3 +214,13 @@ class CitizenLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def keeps_its_time(now: datetime) -> ColumnElement[bool]:
+    """SQL: an active booking keeps its time; a pending hold only until it expires.
+
+    The one statement of the rule for queries (free slots, the per-topic limit); the booking
+    pre-check applies the same rule to rows it also reads for expired holds.
+    """
+    return or_(Booking.status != BookingStatus.PENDING,
+               and_(Booking.hold_expires_at.is_not(None), Booking.hold_expires_at > now))

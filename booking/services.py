@@ -51,7 +51,7 @@ from booking.codes import (
 )
 from booking.feed_version import bump_feed_versions
 from booking.metrics import count_made, counts_refusals
-from booking.models import ACTIVE_STATUSES, Booking, BookingEvent, BookingStatus
+from booking.models import ACTIVE_STATUSES, Booking, BookingEvent, BookingStatus, keeps_its_time
 from scheduler.audit import Actor, record
 from scheduler.availability.engine import BusyIndex, BusyInterval
 from scheduler.departments.models import Location, Topic
@@ -273,7 +273,7 @@ def precheck(session: Session, topic: Topic, start: datetime, now: datetime, exp
             continue
         if status == BookingStatus.PENDING and (hold_expires_at is None or hold_expires_at <= now):
             stale = stale or hold_expires_at is not None
-            continue  # not busy (as in availability._busy_query); an expired one is cancelled under the lock
+            continue  # not busy (booking.models.keeps_its_time); an expired one is cancelled under the lock
         busy.append(BusyInterval(expert.id, topic_id, starts_at, ends_at, timedelta(minutes=buffer), place))
     index = BusyIndex(busy)
 
@@ -347,7 +347,7 @@ def active_query(topic_id: int, email: str, phone: str, now: datetime,
         Booking.status.in_(ACTIVE_STATUSES),
         or_(*[column == value for column, value in ((Booking.citizen_email, email), (Booking.citizen_phone, phone))
               if value]),
-        or_(Booking.status != BookingStatus.PENDING, Booking.hold_expires_at > now),
+        keeps_its_time(now),
         Booking.ends_at > now,
     )
     if exclude_booking_id is not None:
