@@ -280,14 +280,34 @@ def start_nginx(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 
 def requests_by_node(access_log: Path, node_ports: list[int]) -> list[int]:
-    """Booking requests nginx passed to each node, from the access log's upstream address."""
+    """Booking requests nginx passed to each node, from the access log's upstream address.
+
+    When nginx tried a second node, ``$upstream_addr`` lists both ("a:1, b:2"); the last one answered.
+    """
     nodes = {f"127.0.0.1:{port}": n for n, port in enumerate(node_ports)}
     counts = [0] * len(node_ports)
+    if not access_log.exists():
+        return counts
     for line in access_log.read_text(errors="replace").splitlines():
         if '"POST /api/v1/bookings"' in line:
-            for token in line.split():
-                if token in nodes:
-                    counts[nodes[token]] += 1
+            answered = [token.rstrip(",") for token in line.split() if token.rstrip(",") in nodes]
+            if answered:
+                counts[nodes[answered[-1]]] += 1
+    return counts
+
+
+def logged_requests_by_node(access_log: Path, node_ports: list[int], expected: int,
+                            wait_seconds: float = 5.0) -> list[int]:
+    """``requests_by_node`` once nginx has logged every answered request.
+
+    nginx writes a request's log line after the response has gone out, so the client can hold the
+    last answer a moment before its line is in the file.
+    """
+    deadline = time.monotonic() + wait_seconds
+    counts = requests_by_node(access_log, node_ports)
+    while sum(counts) < expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        counts = requests_by_node(access_log, node_ports)
     return counts
 
 
@@ -459,7 +479,8 @@ def run_multinode(database_url: str, redis_url: str, workdir: Path, *, clients: 
             for c in rushing:
                 figures.per_node[c.n % NODES] += len(c.attempts)
             if proxy:  # nginx chose the node: its access log says which
-                figures.per_node = requests_by_node(workdir / "nginx" / "okno.access.log", ports)
+                figures.per_node = logged_requests_by_node(
+                    workdir / "nginx" / "okno.access.log", ports, sum(len(c.attempts) for c in rushing))
             for c in rushing:
                 for attempt in c.attempts:
                     figures.requests += 1

@@ -49,3 +49,35 @@ def test_two_nodes_and_two_workers_book_each_slot_once_and_mail_each_booking_onc
     # Every confirmation arrived; any repeat is the same message again (same Message-ID), counted.
     assert figures.confirmations == 40 and figures.missing == 0 and figures.strays == 0
     assert figures.emails == figures.confirmations + figures.duplicates
+
+
+def test_a_request_nginx_retried_on_the_other_node_counts_once_for_the_node_that_answered(tmp_path: Path) -> None:
+    from bench.multinode import requests_by_node
+
+    log = tmp_path / "access.log"
+    log.write_text(
+        '127.0.0.1 [t] "POST /api/v1/bookings" 201 10 0.1 127.0.0.1:8001 0.1 r1\n'
+        '127.0.0.1 [t] "POST /api/v1/bookings" 409 10 0.1 127.0.0.1:8001, 127.0.0.1:8002 0.0, 0.1 r2\n'
+        '127.0.0.1 [t] "GET /healthz" 200 10 0.1 127.0.0.1:8002 0.1 r3\n')
+    assert requests_by_node(log, [8001, 8002]) == [1, 1]
+
+
+def test_the_count_waits_for_nginx_to_log_the_last_answer(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from bench.multinode import logged_requests_by_node
+
+    log = tmp_path / "access.log"
+    line = '127.0.0.1 [t] "POST /api/v1/bookings" 201 10 0.1 127.0.0.1:8001 0.1 r\n'
+    log.write_text(line)
+
+    def late_line() -> None:
+        time.sleep(0.3)
+        with log.open("a") as f:
+            f.write(line.replace("8001", "8002"))
+
+    writer = threading.Thread(target=late_line)
+    writer.start()
+    assert logged_requests_by_node(log, [8001, 8002], expected=2) == [1, 1]
+    writer.join()
