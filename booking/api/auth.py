@@ -7,14 +7,15 @@ here, is cached on ``g`` and is called by the limiter's key function as well as 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from booking.api.errors import APIError
-from booking.apikeys import Partner, verify_key
+from booking.apikeys import KeyCache, Partner, verify_key_cached
 from scheduler.extensions import db
 
 _UNSET = object()
@@ -50,10 +51,21 @@ def current_partner() -> Partner | None:
     if cached is not _UNSET:
         return cached  # type: ignore[no-any-return]
     key = presented_key()
-    partner = verify_key(db.session, key) if key else None
+    partner = verify_key_cached(db.session, key, _key_cache(), time.monotonic()) if key else None
     g.api_partner = partner
     g.api_partner_id = partner.id if partner is not None else None
     return partner
+
+
+def _key_cache() -> KeyCache | None:
+    """This process's cache of verified keys (None when API_KEY_CACHE_SECONDS is 0)."""
+    cache: KeyCache | None = current_app.extensions.get("okno_api_keys")
+    if cache is None:
+        seconds = float(current_app.config.get("API_KEY_CACHE_SECONDS", 0))
+        if seconds <= 0:
+            return None
+        cache = current_app.extensions.setdefault("okno_api_keys", KeyCache(seconds))
+    return cache
 
 
 def credentials_presented() -> bool:
