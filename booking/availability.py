@@ -145,6 +145,7 @@ def search_slots(
     *,
     cached: bool = False,
     recent: bool = False,
+    experts: list[Expert] | None = None,
 ) -> list[FoundSlot]:
     """Free slots of ``topic`` on ``channel`` for the local dates ``first_day..last_day``.
 
@@ -153,10 +154,12 @@ def search_slots(
     ``booking.slot_cache`` (at most ``SLOT_CACHE_SECONDS`` old, see there): for what is shown,
     never for the check a booking makes under its lock. ``recent`` (with ``cached``): entries a
     few seconds old serve whatever was booked since, for the offers made with a refusal.
+    ``experts``: what ``topic_experts`` would read, when the caller has it already.
     """
     if channel not in topic.channels:
         return []
-    experts = topic_experts(session, topic, expert_id)
+    if experts is None:
+        experts = topic_experts(session, topic, expert_id)
     if not experts:
         return []
     ids = [e.id for e in experts]

@@ -84,11 +84,14 @@ class SlotTaken(DomainError):
 
     The nearest free slots are looked up by ``find_alternatives`` only after the caller has
     rolled back: computing them inside the booking transaction would keep the experts' locks
-    while everybody else in a rush waits for them.
+    while everybody else in a rush waits for them. A refusal made before any expert was locked
+    (the pre-check saw the time taken) carries them already (``offers``), found with the topic and
+    experts the pre-check had loaded; the caller may read them before it rolls back, which saves
+    reloading all of that (most requests of a rush are such refusals).
     """
 
     def __init__(self, topic: Topic, channel: str, start: datetime, now: datetime, expert_id: int | None,
-                 location_id: int | None = None) -> None:
+                 location_id: int | None = None, offers: list[FoundSlot] | None = None) -> None:
         message = (_l("This time is not free at the chosen office. Choose another time or office.")
                    if location_id is not None else _l("This time has just been taken. Choose another one."))
         super().__init__({"start": message}, code=ErrorCode.SLOT_TAKEN)
@@ -98,8 +101,11 @@ class SlotTaken(DomainError):
         self.now = now
         self.expert_id = expert_id
         self.location_id = location_id
+        self.offers = offers
 
     def find_alternatives(self, session: Session) -> list[FoundSlot]:
+        if self.offers is not None:
+            return self.offers
         topic = session.get(Topic, self.topic_id)
         if topic is None:
             return []
@@ -319,14 +325,15 @@ def free_experts_at(session: Session, topic: Topic, channel: str, start: datetim
 
 def nearest_alternatives(session: Session, topic: Topic, channel: str, start: datetime, now: datetime,
                          expert_id: int | None = None, count: int = 5,
-                         location_id: int | None = None) -> list[FoundSlot]:
+                         location_id: int | None = None, experts: list[Expert] | None = None) -> list[FoundSlot]:
     """The free slots closest in time to the one that was taken (either side), at the chosen office
     when one was chosen; from the slot cache's recent entries (``booking.slot_cache``), so that the
-    losers of a rush do not each search weeks afresh."""
+    losers of a rush do not each search weeks afresh. ``experts``: the topic's active experts (or
+    the chosen one) when the caller has read them already."""
     local = start.astimezone(topic.department.zone).date()
     first = max(local - timedelta(days=3), now.astimezone(topic.department.zone).date())
     found = search_slots(session, topic, channel, first, local + timedelta(days=14), now, expert_id=expert_id,
-                         cached=True, recent=True)
+                         cached=True, recent=True, experts=experts)
     if location_id is not None:
         found = [s for s in found if s.slot.location_id == location_id]
     found.sort(key=lambda s: (abs((s.start - start).total_seconds()), s.start, s.expert.id))
@@ -420,6 +427,9 @@ def hold_slot(
         working = set(free_experts_at(session, topic, channel, start, now, [e.id for e in candidates],
                                       location_id=location_id))
         candidates = [e for e in candidates if e.id in working]
+    if not candidates:  # refused before any expert's lock: the offers now, from what is loaded
+        raise SlotTaken(topic, channel, start, now, expert_id, location_id, offers=nearest_alternatives(
+            session, topic, channel, start, now, expert_id, location_id=location_id, experts=seen.consulting))
     for n, candidate in enumerate(candidates):
         lock_experts(session, [candidate.id], bump_feed=confirmed)
         if seen.stale_holds:

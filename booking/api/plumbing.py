@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from booking.api.errors import APIError, domain_error, validation_error
+from booking.services import SlotTaken
 from scheduler.errors import DomainError
 from scheduler.openapi import openapi_json
 from scheduler.transaction import discard_changes
@@ -36,7 +37,15 @@ def create_blueprint() -> Blueprint:
 
 
 def _refused(exc: DomainError) -> ResponseReturnValue:
-    """A service's refusal: its work is rolled back first (releasing any lock), then answered."""
+    """A service's refusal: its work is rolled back first (releasing any lock), then answered.
+
+    A ``slot_taken`` that carries its offers (refused before any expert's lock) is answered first:
+    its offers are then read from the objects as loaded, not reloaded after the rollback.
+    """
+    if isinstance(exc, SlotTaken) and exc.offers is not None:
+        answer = domain_error(exc)
+        discard_changes()
+        return answer.response()
     discard_changes()
     return domain_error(exc).response()
 

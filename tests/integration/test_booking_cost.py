@@ -13,14 +13,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import event, select
 
 from booking.apikeys import create_key
 from booking.models import Booking, BookingStatus
-from booking.services import SlotTaken
+from booking.services import SlotTaken, nearest_alternatives
 from scheduler.audit import Actor
+from scheduler.db import utcnow
 from tests.booking_fixtures import bookable_setup
 from tests.integration.test_booking_services import POLICY, citizen, hold
+from tests.integration.test_slot_cache import use_cache
 
 # Per partner booking on PostgreSQL: key, topic (with department and hours), the citizen's locks,
 # the pre-check with their active bookings, the expert's lock (which is the feed-version bump too),
@@ -78,17 +81,49 @@ def test_a_partner_booking_is_a_few_statements_and_its_reply_reads_nothing_after
     assert [e.kind for e in booking.events] == ["held", "confirmed"]
 
 
-def test_a_loser_is_refused_from_one_read_without_waiting_for_the_experts_lock(session: Any, setup: Any) -> None:
+def test_a_loser_is_refused_from_one_read_without_waiting_for_the_experts_lock(
+        app: Flask, session: Any, setup: Any, redis_url: str) -> None:
     now = setup.at(8) - timedelta(days=1)
     expert = setup.experts[0]
     hold(session, setup, setup.at(10), now, citizen(1), expert_id=expert.id)
-    session.flush()
-    with statements(session) as sent, pytest.raises(SlotTaken) as refused:
-        hold(session, setup, setup.at(10), now, citizen(2), expert_id=expert.id)
-    assert not any("FOR UPDATE" in s for s in sent), "\n".join(sent)
-    # The citizen's locks (PostgreSQL), then the pre-check with their active bookings: nothing else.
-    assert len(sent) <= 2, "\n".join(sent)
-    assert refused.value.find_alternatives(session), "a refusal still offers the nearest free times"
+    session.commit()
+    with use_cache(app, 60, redis_url):
+        nearest_alternatives(session, setup.topic, "video", setup.at(10), now, expert.id)  # the rush's searches
+        with statements(session) as sent, pytest.raises(SlotTaken) as refused:
+            hold(session, setup, setup.at(10), now, citizen(2), expert_id=expert.id)
+        assert not any("FOR UPDATE" in s for s in sent), "\n".join(sent)
+        # The citizen's locks (PostgreSQL), then the pre-check with their active bookings: nothing
+        # else, the offers included (from the cache, with the topic and experts the pre-check read).
+        assert len(sent) <= 2, "\n".join(sent)
+        with statements(session) as read_for_offers:
+            offers = refused.value.find_alternatives(session)
+        assert offers, "a refusal still offers the nearest free times"
+        assert read_for_offers == []
+        assert all(o.expert.id == expert.id and o.start != setup.at(10) for o in offers)
+
+
+def test_a_losers_409_reloads_nothing_after_the_refusal(
+        app: Flask, client: Any, session: Any, setup: Any, redis_url: str) -> None:
+    key = create_key(session, "Портал", Actor.system("test"))[1]
+    now = setup.at(8) - timedelta(days=1)
+    expert = setup.experts[0]
+    hold(session, setup, setup.at(10), now, citizen(1), expert_id=expert.id)
+    session.commit()
+    body = {"topic": setup.topic.slug, "channel": "video", "start": setup.at(10).isoformat(), "expert": expert.id,
+            "citizen": {"name": "Анна Смирнова", "email": "anna@example.org", "phone": "+7 912 345-67-89",
+                        "applicant_type": "individual"},
+            "question": "Хочу заменить плиту.", "consent_personal_data": True}
+    with use_cache(app, 60, redis_url):
+        client.get(f"/api/v1/slots?topic={setup.topic.slug}&channel=video")  # fills nothing the 409 needs
+        nearest_alternatives(session, setup.topic, "video", setup.at(10), utcnow(), expert.id)
+        with statements(session) as sent:
+            answer = client.post("/api/v1/bookings", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 409, answer.get_data(as_text=True)
+    payload = answer.get_json()
+    assert payload["error"] == "slot_taken" and payload["alternatives"]
+    assert all(a["start"] != setup.at(10).isoformat() for a in payload["alternatives"])
+    # Key, topic, the citizen's locks (PostgreSQL) and the pre-check; the offers come from what was read.
+    assert len(sent) <= 4, "\n".join(sent)
 
 
 def test_with_no_expert_chosen_the_precheck_passes_the_time_to_a_free_colleague(session: Any, setup: Any) -> None:
