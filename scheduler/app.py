@@ -168,6 +168,7 @@ def select_locale() -> str:
 def register_database_events(app: Flask) -> None:
     from booking.metrics import install_booking_counters
     from booking.notifications import install_booking_mail
+    from scheduler.connection_checks import ping_idle_connections
     from scheduler.extensions import db
     from scheduler.jobs import install_outbox_notifier
     from scheduler.transaction import refuse_writes_in_read_only_requests, register_transaction_boundary
@@ -177,6 +178,7 @@ def register_database_events(app: Flask) -> None:
         if engine.dialect.name == "sqlite":
             configure_sqlite(engine)
         refuse_writes_in_read_only_requests(engine)
+        ping_idle_connections(engine, float(app.config["POOL_PING_IDLE_SECONDS"]))
 
     install_outbox_notifier()
     install_booking_counters()

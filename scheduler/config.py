@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from scheduler.connection_checks import engine_options
 from scheduler.privacy.policy import SETTINGS as RETENTION_SETTINGS
 
 ENVIRONMENTS = ("development", "production", "testing")
@@ -145,6 +146,7 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         raise ConfigError(f"DEFAULT_TIMEZONE {default_tz!r} is not an IANA time zone") from exc
     log_format = log_format_from(env)
     ratelimit_storage = env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://"
+    pool_ping_idle = _float(env, "POOL_PING_IDLE_SECONDS", 1.0)
     redis_timeouts = {"socket_connect_timeout": _float(env, "REDIS_CONNECT_TIMEOUT_SECONDS", 1.0),
                       "socket_timeout": _float(env, "REDIS_SOCKET_TIMEOUT_SECONDS", 2.0)}
 
@@ -156,7 +158,9 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "SECRET_KEY_FALLBACKS": [k.strip() for k in env.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()],
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_DATABASE_URI_EXPLICIT": bool(env.get("DATABASE_URL")),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A pooled connection idle this long is tested before it is lent (scheduler/connection_checks.py).
+        "POOL_PING_IDLE_SECONDS": pool_ping_idle,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(pool_ping_idle),
         "PUBLIC_BASE_URL": public_base_url,
         **url_settings(public_base_url),
         "DEFAULT_TIMEZONE": default_tz,

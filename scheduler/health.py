@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from scheduler.connection_checks import PINGED
 from scheduler.db import utcnow
 from scheduler.extensions import db
 from scheduler.openapi import documented
@@ -38,16 +39,23 @@ def healthz() -> Any:
 def database_answers() -> bool:
     """Whether the database answers, asked outside any transaction: one round trip, not four.
 
-    The pool pings a connection before lending it (``pool_pre_ping``, always on: scheduler/config.py)
-    and a new connection proves itself by connecting, so borrowing one is the check; ``SELECT 1`` in
-    the request's session would add BEGIN, the query and COMMIT to that ping.
+    A borrowed connection is pinged (the pool's ping when it sat idle, else the dialect's own, which
+    runs outside a transaction), and a new one proves itself by connecting; ``SELECT 1`` in the
+    request's session would add BEGIN and COMMIT to that ping.
     """
     bind = db.engine  # not the session: a request that never opens one skips making and closing it
     try:
         if isinstance(bind, Connection):  # tests put the app inside one connection's transaction
             bind.exec_driver_sql("SELECT 1")
-        else:
-            bind.connect().close()
+            return True
+        with bind.connect() as connection:
+            pooled = connection.connection
+            if not pooled.info.get(PINGED, True):  # lent without a ping: it was in use a moment ago
+                try:
+                    bind.dialect.do_ping(pooled.dbapi_connection)
+                except bind.dialect.loaded_dbapi.Error:
+                    connection.invalidate()  # not back into the pool for the next request
+                    return False
     except SQLAlchemyError:
         return False
     return True

@@ -157,19 +157,29 @@ def test_on_sqlite_reads_go_on_while_another_process_holds_the_write_lock(sqlite
 
 
 def test_the_health_check_borrows_a_checked_connection_and_begins_nothing(probe: Flask) -> None:
-    """The pool's ping is the check (one round trip); the session would add BEGIN, SELECT and COMMIT."""
-    assert probe.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
-    sent: list[str] = []
+    """Each check pings the database once (the pool's ping, or its own when the pool lent the
+    connection unpinged, fresh from another request); the session would add BEGIN, SELECT and COMMIT."""
     with probe.app_context():
         engine = db.engine
+    sent: list[str] = []
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
 
     def remember(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         sent.append(statement)
 
+    def counted_ping(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        return real_ping(dbapi_connection)
+
     event.listen(engine, "before_cursor_execute", remember)
+    engine.dialect.do_ping = counted_ping  # type: ignore[method-assign]
     try:
-        response = probe.test_client().get("/healthz")
+        client = probe.test_client()
+        responses = [client.get("/healthz") for _ in range(3)]  # in quick succession: the pool's ping is skipped
     finally:
         event.remove(engine, "before_cursor_execute", remember)
-    assert response.status_code == 200 and response.get_json() == {"status": "ok", "database": "ok"}
+        del engine.dialect.do_ping
+    assert all(r.status_code == 200 and r.get_json() == {"status": "ok", "database": "ok"} for r in responses)
     assert sent == []
+    assert len(pings) >= 2  # the first connection proved itself by connecting; every later check pinged
