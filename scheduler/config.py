@@ -231,7 +231,8 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         "API_PARTNER_RATE_LIMIT": env.get("API_PARTNER_RATE_LIMIT", "6000 per minute"),
         # How long a process trusts a partner key it verified (a revocation elsewhere takes this long at most).
         "API_KEY_CACHE_SECONDS": _float(env, "API_KEY_CACHE_SECONDS", 0.0 if environment == "testing" else 5.0),
-        # GET /api/v1/topics: how long a process may answer with the list it read (0: read it every time).
+        # How long a process may use the topics it read: the list of GET /api/v1/topics, and a topic the API
+        # searches or books (booking/api/catalogue.py; 0: read them every time).
         "TOPICS_CACHE_SECONDS": _float(env, "TOPICS_CACHE_SECONDS", 0.0 if environment == "testing" else 5.0),
         "MAGIC_LINK_MAX_AGE_SECONDS": _int(env, "MAGIC_LINK_MAX_AGE_SECONDS", 24 * 3600),
         # Video (Jitsi Meet): see the README section "Running the video server"

@@ -5,19 +5,21 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from itertools import chain, count
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session, contains_eager, selectinload
 
 from booking.api import models as api
 from booking.api.errors import not_found, validation_error
 from booking.api.plumbing import parse_or_422, query_args
 from booking.availability import search_slots, topic_experts
 from scheduler.db import utcnow
-from scheduler.departments.models import Department, Topic
+from scheduler.departments.models import BusinessHours, Department, Topic
 from scheduler.extensions import db
 from scheduler.openapi import documented
 
@@ -36,14 +38,95 @@ def active_topics() -> list[Topic]:
     )
 
 
-def find_topic(slug: str) -> Topic | None:
+def read_topic(session: Session, slug: str) -> Topic | None:
     """The active topic, with its department and office hours (every search and booking reads them) in one query."""
-    return db.session.scalars(
+    return session.scalars(
         select(Topic)
         .join(Department)
         .where(Topic.slug == slug, Topic.is_active.is_(True), Department.is_active.is_(True))
         .options(contains_eager(Topic.department).joinedload(Department.hours))
     ).unique().one_or_none()
+
+
+@dataclass(frozen=True)
+class _KeptTopic:
+    topic: Topic  # detached: never in a session; each request gets its own copy (``merge``)
+    read_at: float  # time.monotonic()
+    generation: int
+
+
+_TOPICS = "okno_topics_by_slug"
+_TOPIC_MODELS = (Topic, Department, BusinessHours)
+_TOPIC_TABLES = frozenset(model.__table__.name for model in _TOPIC_MODELS)
+_TOPICS_CHANGED = "okno_topics_changed"
+_generations = count(1)
+_generation = next(_generations)
+
+
+def find_topic(slug: str) -> Topic | None:
+    """``read_topic`` in the request's session, from this process's copy when it read it lately.
+
+    Every partner booking and search starts by reading its topic, department and office hours: in a
+    booking rush, one round trip of every request, for rows that change a few times a year. The
+    bound (TOPICS_CACHE_SECONDS, as for the topic list): a topic, its department or their hours
+    changed by another process is seen here at most that late; changed by this process, at once.
+    A booking still checks the time under the expert's lock against the topic it was given, so a
+    stale copy can at most book a topic switched off moments ago, never a time twice. Topics that
+    do not exist are never kept (made-up slugs cannot fill it).
+    """
+    max_age = float(current_app.config.get("TOPICS_CACHE_SECONDS", 0))
+    session = db.session
+    if max_age <= 0 or session.info.get(_TOPICS_CHANGED):
+        return read_topic(session, slug)
+    kept: dict[str, _KeptTopic] = current_app.extensions.setdefault(_TOPICS, {})
+    entry = kept.get(slug)
+    now = time.monotonic()
+    if entry is not None and entry.generation == _generation and 0 <= now - entry.read_at < max_age:
+        return session.merge(entry.topic, load=False)
+    generation = _generation
+    # Read apart from the request's session (on its connection and transaction: no second
+    # connection), so the copy kept is in no session and nothing of the request's is touched.
+    reader = Session(bind=session.connection())
+    try:
+        topic = read_topic(reader, slug)
+    finally:
+        reader.close()  # detached, as loaded
+    if topic is None:
+        return None
+    if len(kept) >= MAX_KEPT_TOPICS:
+        kept.clear()
+    kept[slug] = _KeptTopic(topic, now, generation)
+    return session.merge(topic, load=False)
+
+
+MAX_KEPT_TOPICS = 1024
+
+
+@event.listens_for(Session, "after_flush")
+def _note_topic_changes(session: Session, _context: Any) -> None:
+    if any(isinstance(item, _TOPIC_MODELS) for item in chain(session.new, session.dirty, session.deleted)):
+        session.info[_TOPICS_CHANGED] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk_topic_changes(state: ORMExecuteState) -> None:
+    if state.is_select or not (state.is_update or state.is_delete or state.is_insert):
+        return
+    table = getattr(state.statement, "table", None)
+    if table is None or getattr(table, "name", None) in _TOPIC_TABLES:
+        state.session.info[_TOPICS_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_changed_topics(session: Session) -> None:
+    global _generation
+    if session.info.pop(_TOPICS_CHANGED, False):
+        _generation = next(_generations)
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_topics(session: Session) -> None:
+    session.info.pop(_TOPICS_CHANGED, None)
 
 
 @dataclass(frozen=True)
@@ -62,8 +145,8 @@ def topic_listing(app: Flask, max_age: float, now: float) -> TopicListing:
     """The topic list, read from the database at most once per ``max_age`` seconds in this process.
 
     The bound: a topic added, changed or switched off shows in the list at most ``max_age`` seconds
-    late (TOPICS_CACHE_SECONDS); booking reads the topic itself, so a stale list never books anything
-    that is off. Two threads refreshing at once both read; either result is current.
+    late (TOPICS_CACHE_SECONDS; ``find_topic`` keeps a booked topic no longer). Two threads refreshing
+    at once both read; either result is current.
     """
     cached: TopicListing | None = app.extensions.get(_LISTING)
     if cached is not None and 0 <= now - cached.read_at < max_age:
