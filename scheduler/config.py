@@ -204,7 +204,9 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         # Rate limits
         "RATELIMIT_STORAGE_URI": ratelimit_storage,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # No X-RateLimit-* headers on every answer: each would cost a request one more round trip to
+        # the storage; a 429 still says when to retry (Retry-After, scheduler/ratelimits.py).
+        "RATELIMIT_HEADERS_ENABLED": False,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per 5 minutes"),
         "LOGIN_ADDRESS_RATE_LIMIT": env.get("LOGIN_ADDRESS_RATE_LIMIT", "100 per 5 minutes"),
         # Redis outages: requests keep being served. Rate limits fall back to per-process memory

@@ -29,6 +29,15 @@ def minutes_until_retry(limit: RequestLimit | None = None) -> int:
     return max(1, math.ceil((reset_at - time.time()) / 60))
 
 
+def seconds_until_retry(limit: RequestLimit | None = None) -> int:
+    """Whole seconds until ``limit`` (by default the one this request hit) lets the next attempt through."""
+    limit = limit or limiter.current_limit
+    if limit is None:
+        return 1
+    reset_at, _remaining = limit.window
+    return max(1, math.ceil(reset_at - time.time()))
+
+
 def keep_page_when_limited(page: Callable[[int], ResponseReturnValue]) -> Callable[[RequestLimit], Response]:
     """An ``on_breach`` handler answering 429 with ``page(retry_minutes)`` instead of the bare error page.
 
@@ -114,4 +123,8 @@ def watch_rate_limit_storage(app: Flask) -> None:
     @app.after_request
     def _observe(response: Response) -> Response:
         storage_watch.observe(rate_limits_degraded(), time.monotonic())
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            # The limiter's own headers are off (one storage round trip on every answer): a refusal
+            # alone asks the storage when its window ends.
+            response.headers["Retry-After"] = str(seconds_until_retry())
         return response

@@ -205,3 +205,30 @@ def test_the_shared_limits_name_no_citizen(app_on_redis: Callable[..., Flask], r
     stored = " ".join(keys)
     for detail in ("anna.smirnova", "example.org", "79123456789", "912"):
         assert detail not in stored, stored
+
+
+def test_a_limited_request_costs_one_round_trip_to_the_rate_limit_storage_and_a_refusal_says_when(
+        app_on_redis: Callable[..., Flask], redis_url: str) -> None:
+    """The counting is one call; no X-RateLimit-* headers (each would need the window's state again)."""
+    import redis
+
+    application = app_on_redis(redis_url, API_RATE_LIMIT=TIGHT)
+    server = redis.Redis.from_url(redis_url)
+
+    def calls() -> dict[str, int]:
+        return {k: int(v["calls"]) for k, v in server.info("commandstats").items()}
+
+    with rolled_back_session(application):
+        client = application.test_client()
+        client.get("/api/v1/topics")  # scripts loaded, connections made
+        before = calls()
+        answer = client.get("/api/v1/topics")
+        after = calls()
+        spent = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0) and k != "cmdstat_info"}
+        refused = client.get("/api/v1/topics")
+    server.close()
+    assert answer.status_code == 200 and not [h for h in answer.headers.keys() if h.lower().startswith("x-ratelimit")]
+    # One script call (its INCRBY, and on a window's first hit its EXPIRE, run inside Redis).
+    assert spent.get("cmdstat_evalsha") == 1 and set(spent) <= {
+        "cmdstat_evalsha", "cmdstat_incrby", "cmdstat_expire"}, spent
+    assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 60
