@@ -39,6 +39,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from booking.models import Booking
 from scheduler.availability.engine import Slot
 from scheduler.config import redis_client_options
+from scheduler.db import may_write_to
 from scheduler.departments.models import BusinessHours, Department, Location, Topic
 from scheduler.experts.models import Expert, expert_topics
 from scheduler.schedules.models import (
@@ -223,10 +224,7 @@ def _note_flushed_changes(session: Session, _context: Any) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _note_bulk_changes(state: ORMExecuteState) -> None:
     """``session.execute(update(...))`` and the like bypass the flush: look at the table they write."""
-    if state.is_select or not (state.is_update or state.is_delete or state.is_insert):
-        return
-    table = getattr(state.statement, "table", None)
-    if table is None or getattr(table, "name", None) in WATCHED_TABLES:
+    if may_write_to(state, WATCHED_TABLES):
         state.session.info[_CHANGED] = True
         _bump_local()
 

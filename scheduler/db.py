@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Enum, MetaData
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState
 from sqlalchemy.types import TypeDecorator
 
 # Alembic needs stable constraint names to alter them later, on SQLite (batch mode) as well.
@@ -62,3 +62,16 @@ def utcnow() -> datetime:
 def str_enum(cls: type[enum.Enum], name: str) -> Enum:
     """An enum column stored as its string values (portable; no native enum type to migrate)."""
     return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+def may_write_to(state: ORMExecuteState, table_names: frozenset[str]) -> bool:
+    """Whether a statement run through a session (``do_orm_execute``) may change one of these tables.
+
+    ``session.execute(update(...))`` and the like bypass the flush, so the listeners that watch
+    changes to objects look at the table such a statement writes; one whose table cannot be told
+    (plain ``text()``) is assumed to write anywhere.
+    """
+    if state.is_select or not (state.is_update or state.is_delete or state.is_insert):
+        return False
+    table = getattr(state.statement, "table", None)
+    return table is None or getattr(table, "name", None) in table_names

@@ -18,7 +18,7 @@ from booking.api import models as api
 from booking.api.errors import not_found, validation_error
 from booking.api.plumbing import parse_or_422, query_args
 from booking.availability import search_slots, topic_experts
-from scheduler.db import utcnow
+from scheduler.db import may_write_to, utcnow
 from scheduler.departments.models import BusinessHours, Department, Topic
 from scheduler.extensions import db
 from scheduler.openapi import documented
@@ -110,10 +110,7 @@ def _note_topic_changes(session: Session, _context: Any) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_bulk_topic_changes(state: ORMExecuteState) -> None:
-    if state.is_select or not (state.is_update or state.is_delete or state.is_insert):
-        return
-    table = getattr(state.statement, "table", None)
-    if table is None or getattr(table, "name", None) in _TOPIC_TABLES:
+    if may_write_to(state, _TOPIC_TABLES):
         state.session.info[_TOPICS_CHANGED] = True
 
 
