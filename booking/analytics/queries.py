@@ -29,9 +29,12 @@ Definitions
   time, overdue, confirmation and reopen rates) are :func:`booking.tickets.rating.period_rating`'s,
   counted on the due date; that function narrows by department, topic and channel only.
 
-Local dates in SQL: on PostgreSQL with the department's IANA zone (``timezone(zone, instant)``); on
-SQLite, which has no zones, with each department's UTC offset at the start of the period (exact for
-zones without daylight saving time: every Russian and Kazakh zone today), as the rating does.
+Local dates in SQL: on PostgreSQL in the department's IANA zone, exactly, daylight saving time
+included: the zone's offsets over the period (:func:`zone_offsets`, usually one) are worked out once
+and the query adds the one in force at each instant, the same local date as ``timezone(zone,
+instant)`` at a fraction of its cost per row; on SQLite, which has no zones, with each department's
+UTC offset at the start of the period (exact for zones without daylight saving time: every Russian
+and Kazakh zone today), as the rating does.
 """
 
 from __future__ import annotations
@@ -40,9 +43,12 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Float, and_, case, cast, func, literal, select, tuple_
+from sqlalchemy import Date, Float, and_, case, cast, func, literal, literal_column, null, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -177,25 +183,74 @@ def _shift(departments: list[Department], department_column: Any, at: datetime) 
     return case(modifiers, value=department_column, else_="+0 minutes") if modifiers else "+0 minutes"
 
 
+# Since 1970 no zone of the time zone database has changed its UTC offset twice within a week (the
+# closest two changes are 6.9 days apart), so a zone's offset sampled once a day misses no change.
+_OFFSET_STEP = timedelta(days=1)
+
+
+@lru_cache(maxsize=256)
+def zone_offsets(zone_key: str, lower: datetime, upper: datetime) -> tuple[tuple[datetime, timedelta], ...]:
+    """The UTC offsets of an IANA zone over the instants ``lower`` to ``upper``: ``(from, offset)`` pairs, the first
+    from ``lower``, each change at the exact instant (to the microsecond) where the zone's clocks change."""
+    zone = ZoneInfo(zone_key)
+
+    def offset(at: datetime) -> timedelta:
+        return at.astimezone(zone).utcoffset() or timedelta(0)
+
+    pieces = [(lower, offset(lower))]
+    at = lower
+    while at < upper:
+        step = min(at + _OFFSET_STEP, upper)
+        if offset(step) != pieces[-1][1]:
+            before, after = at, step  # the change lies in (before, after]
+            while after - before > timedelta(microseconds=1):
+                middle = before + (after - before) // 2
+                before, after = (middle, after) if offset(middle) == pieces[-1][1] else (before, middle)
+            pieces.append((after, offset(after)))
+        at = step
+    return tuple(pieces)
+
+
+def _pg_interval(offset: timedelta) -> Any:
+    # Literal SQL, not bound parameters: PostgreSQL matches a grouped expression to the selected one by its text.
+    return literal_column(f"INTERVAL '{int(offset / timedelta(microseconds=1))} microseconds'")
+
+
+def _pg_offset(departments: list[Department], department_column: Any, column: Any, lower: datetime,
+               upper: datetime) -> Any:
+    """PostgreSQL: the UTC offset of each department's zone at the instant in ``column`` (within lower..upper)."""
+    whens = []
+    for department in departments:
+        pieces = zone_offsets(department.timezone, lower, upper)
+        offset = _pg_interval(pieces[-1][1])
+        if len(pieces) > 1:  # daylight saving time: the offset by instant
+            offset = case(*((column < literal_column(f"TIMESTAMPTZ '{start.isoformat()}'"), _pg_interval(before))
+                            for (_, before), (start, _) in pairwise(pieces)), else_=offset)
+        whens.append((department_column == literal_column(str(int(department.id))), offset))
+    return case(*whens) if whens else None
+
+
 class _Local:
-    """Local date and month of an instant column, in the zone of the department in ``department_column``."""
+    """Local date of an instant column, in the zone of the department in ``department_column``."""
 
     def __init__(self, session: Session, departments: list[Department], department_column: Any,
                  filters: StatsFilter) -> None:
         self.postgres = _is_postgres(session)
+        self.departments = departments
         self.department_column = department_column
+        self.bounds = _utc_bounds(filters)
         self.shift = None if self.postgres else _shift(
             departments, department_column, datetime.combine(filters.first, time(), tzinfo=UTC))
 
     def day(self, column: Any) -> Any:
         if self.postgres:
-            return cast(func.timezone(Department.timezone, column), Date)
+            # The zone's offset worked out here for the period (exactly, daylight saving time included) instead of
+            # timezone(zone, instant) for each row, which was most of the time a year's bookings took.
+            offset = _pg_offset(self.departments, self.department_column, column, *self.bounds)
+            if offset is None:
+                return cast(null(), Date)
+            return cast(func.timezone(literal_column("'UTC'"), column) + offset, Date)
         return func.date(column, self.shift)
-
-    def month(self, column: Any) -> Any:
-        if self.postgres:
-            return func.to_char(func.timezone(Department.timezone, column), "YYYY-MM")
-        return func.strftime("%Y-%m", column, self.shift)
 
     def day_between(self, column: Any, first: date, last: date) -> ColumnElement[bool]:
         day = self.day(column)
@@ -275,8 +330,6 @@ def _bookings_query(local: _Local, filters: StatsFilter, *columns: Any) -> Any:
     lower, upper = _utc_bounds(filters)
     query = (select(*columns).select_from(Booking).join(Topic, Topic.id == Booking.topic_id)
              .where(*_booking_filters(filters), Booking.starts_at >= lower, Booking.starts_at < upper))
-    if local.postgres:
-        query = query.join(Department, Department.id == Topic.department_id)
     return query
 
 
@@ -399,8 +452,6 @@ def followups_opened(session: Session, filters: StatsFilter) -> int:
                     local.day_between(Ticket.opened_at, filters.first, filters.last)))
     if filters.department_ids is not None:
         query = query.where(Ticket.department_id.in_(filters.department_ids))
-    if local.postgres:
-        query = query.join(Department, Department.id == Ticket.department_id)
     return int(session.scalar(query) or 0)
 
 
