@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -107,11 +108,15 @@ def _choices() -> Choices:
         abort(400)
 
 
-def format_value(value: Any, kind: str) -> str:
-    """A figure for the page, in the reader's locale (``1 234``, ``12,5``, ``37 %``); a dash for none."""
-    if value is None:
-        return "—"
-    return _formatted(type(value), value, kind, str(get_locale() or "ru"))
+def value_formatter() -> Callable[[Any, str], str]:
+    """``format_value(value, kind)``: a figure for the page, in the reader's locale (``1 234``, ``12,5``, ``37 %``);
+    a dash for none. The locale is read once for the page's thousands of figures."""
+    locale = str(get_locale() or "ru")
+
+    def format_value(value: Any, kind: str) -> str:
+        return "—" if value is None else _formatted(type(value), value, kind, locale)
+
+    return format_value
 
 
 @lru_cache(maxsize=8192)
@@ -136,7 +141,7 @@ def index() -> ResponseReturnValue:
     board = dashboard(db.session, choices.filters, utcnow())
     return render_template(
         "analytics/dashboard.html", board=board, tables=tables(board), choices=choices, args=request.args,
-        format_value=format_value, channels=CHANNELS, applicant_types=APPLICANT_TYPES, channel_label=channel_label,
+        format_value=value_formatter(), channels=CHANNELS, applicant_types=APPLICANT_TYPES, channel_label=channel_label,
         is_admin=access.department_ids(current_user, access.Action.VIEW_ANALYTICS) is None,
     )
 
