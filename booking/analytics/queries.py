@@ -39,7 +39,7 @@ and Kazakh zone today), as the rating does.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -525,26 +525,29 @@ def available_minutes(session: Session, filters: StatsFilter) -> int:
 
         # An expert's minutes on a day depend on the date only through the effective weekday, whether it is
         # a pre-holiday day, which of their weekly rows are valid and any override: days alike in all of
-        # these (most of a year) are counted once. Days with an override are counted each.
-        bounds = {e: sorted({d for r in own_rows if r.expert_id == e
-                             for d in (r.valid_from, r.valid_to + timedelta(days=1) if r.valid_to else None) if d})
-                  for e in members}
-        spans = {e: [(o.first_day, o.last_day) for o in own_overrides if o.expert_id == e] for e in members}
-        alike: dict[tuple[int, int | None, bool, int], int] = {}
+        # these (most of a year) are counted once, on the first of them, and multiplied by how many there
+        # are. Days with an override are counted each.
+        alike: dict[tuple[int | None, bool], list[date]] = {}  # the period's working days by kind, in order
         day = filters.first
         while day <= filters.last:
             if hours.office(day):
-                weekday, short = hours.effective_weekday(day), calendar.is_pre_holiday(day)
-                for expert_id in members:
-                    if any(first <= day <= last for first, last in spans[expert_id]):
-                        total += minutes(expert_id, day)
-                        continue
-                    key = (expert_id, weekday, short, bisect_right(bounds[expert_id], day))
-                    counted = alike.get(key)
-                    if counted is None:
-                        counted = alike[key] = minutes(expert_id, day)
-                    total += counted
+                alike.setdefault((hours.effective_weekday(day), calendar.is_pre_holiday(day)), []).append(day)
             day += timedelta(days=1)
+        for expert_id in members:
+            # The dates on which a weekly row of theirs starts or stops being valid split each kind of day.
+            bounds = sorted({d for r in own_rows if r.expert_id == expert_id
+                             for d in (r.valid_from, r.valid_to + timedelta(days=1) if r.valid_to else None) if d})
+            spans = [(o.first_day, o.last_day) for o in own_overrides if o.expert_id == expert_id]
+            for days in alike.values():
+                cuts = [0, *(bisect_left(days, bound) for bound in bounds), len(days)]
+                for start, stop in pairwise(cuts):
+                    same = days[start:stop]
+                    if spans:
+                        overridden = {d for d in same if any(first <= d <= last for first, last in spans)}
+                        total += sum(minutes(expert_id, d) for d in sorted(overridden))
+                        same = [d for d in same if d not in overridden]
+                    if same:
+                        total += len(same) * minutes(expert_id, same[0])
     return total
 
 
