@@ -48,7 +48,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Float, and_, case, cast, func, literal, literal_column, null, select, tuple_
+from sqlalchemy import Date, Float, and_, case, cast, false, func, literal, literal_column, null, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -216,18 +216,40 @@ def _pg_interval(offset: timedelta) -> Any:
     return literal_column(f"INTERVAL '{int(offset / timedelta(microseconds=1))} microseconds'")
 
 
+def _pg_timestamp(at: datetime) -> Any:
+    return literal_column(f"TIMESTAMPTZ '{at.isoformat()}'")
+
+
 def _pg_offset(departments: list[Department], department_column: Any, column: Any, lower: datetime,
                upper: datetime) -> Any:
     """PostgreSQL: the UTC offset of each department's zone at the instant in ``column`` (within lower..upper)."""
-    whens = []
+    whens = {}
     for department in departments:
         pieces = zone_offsets(department.timezone, lower, upper)
         offset = _pg_interval(pieces[-1][1])
         if len(pieces) > 1:  # daylight saving time: the offset by instant
-            offset = case(*((column < literal_column(f"TIMESTAMPTZ '{start.isoformat()}'"), _pg_interval(before))
+            offset = case(*((column < _pg_timestamp(start), _pg_interval(before))
                             for (_, before), (start, _) in pairwise(pieces)), else_=offset)
-        whens.append((department_column == literal_column(str(int(department.id))), offset))
-    return case(*whens) if whens else None
+        whens[literal_column(str(int(department.id)))] = offset
+    return case(whens, value=department_column) if whens else None
+
+
+def _pg_local_days(departments: list[Department], department_column: Any, column: Any, lower: datetime,
+                   upper: datetime, first: date, last: date) -> ColumnElement[bool]:
+    """PostgreSQL: whether the instant in ``column`` falls on a local date from ``first`` to ``last`` in its
+    department's zone, as ranges of instants (exact: while an offset holds, local dates follow the instants)."""
+    since, until = (datetime.combine(day, time(), tzinfo=UTC) for day in (first, last + timedelta(days=1)))
+    ranges = []
+    for department in departments:
+        pieces = zone_offsets(department.timezone, lower, upper)
+        ends = [start for start, _ in pieces[1:]] + [upper]
+        for (start, offset), end in zip(pieces, ends, strict=True):
+            # Local dates first..last are the instants since - offset .. until - offset while the offset holds.
+            begins, stops = max(start, since - offset), min(end, until - offset)
+            if begins < stops:
+                ranges.append(and_(department_column == literal_column(str(int(department.id))),
+                                   column >= _pg_timestamp(begins), column < _pg_timestamp(stops)))
+    return or_(*ranges) if ranges else false()
 
 
 class _Local:
@@ -253,10 +275,9 @@ class _Local:
         return func.date(column, self.shift)
 
     def day_between(self, column: Any, first: date, last: date) -> ColumnElement[bool]:
-        day = self.day(column)
         if self.postgres:
-            return day.between(first, last)
-        return day.between(first.isoformat(), last.isoformat())
+            return _pg_local_days(self.departments, self.department_column, column, *self.bounds, first, last)
+        return self.day(column).between(first.isoformat(), last.isoformat())
 
 
 def _utc_bounds(filters: StatsFilter) -> tuple[datetime, datetime]:
@@ -300,17 +321,18 @@ def _booking_filters(filters: StatsFilter) -> list[Any]:
     return conditions
 
 
-def _count_columns() -> list[Any]:
+def _count_columns(b: Any = Booking) -> list[Any]:
+    """The counts of :class:`Counts`, in its order, over ``b``: the bookings, or a subquery of their columns."""
     return [
-        func.count(Booking.id),
-        _count_if(Booking.status == BookingStatus.COMPLETED),
-        _count_if(Booking.status == BookingStatus.CANCELLED),
-        _count_if(Booking.status == BookingStatus.NO_SHOW),
-        _count_if(Booking.is_walk_in.is_(True)),
-        _count_if(Booking.channel == "video"),
-        _count_if(Booking.channel == "in_person"),
-        _count_if(Booking.applicant_type == "individual"),
-        _count_if(Booking.applicant_type == "legal_entity"),
+        func.count(),
+        _count_if(b.status == BookingStatus.COMPLETED),
+        _count_if(b.status == BookingStatus.CANCELLED),
+        _count_if(b.status == BookingStatus.NO_SHOW),
+        _count_if(b.is_walk_in.is_(True)),
+        _count_if(b.channel == "video"),
+        _count_if(b.channel == "in_person"),
+        _count_if(b.applicant_type == "individual"),
+        _count_if(b.applicant_type == "legal_entity"),
     ]
 
 
@@ -365,26 +387,31 @@ def booking_figures(session: Session, filters: StatsFilter) -> BookingFigures:
     """Every booking figure of the period from one scan of its bookings.
 
     The totals, days and months are sums of the bookings grouped by local day; topics and channels
-    are their own groups. On PostgreSQL one pass over the bookings builds the three groupings at
-    once (``GROUPING SETS``: a few hundred groups for a year); SQLite, which has no grouping sets,
-    groups by local day, topic and channel together (a few thousand groups) and each group is added
-    to all three here. Either way the local date of a booking is worked out by the database, and
-    bookings outside the period's local dates are left out by the query.
+    sums of those grouped by topic and channel. On PostgreSQL one pass over the bookings builds both
+    groupings at once (``GROUPING SETS``: a few hundred groups for a year); SQLite, which has no
+    grouping sets, groups by local day, topic and channel together (a few thousand groups) and each
+    group is added to both here. Either way the local date of a booking is worked out by the
+    database, and bookings outside the period's local dates are left out by the query.
     """
     local = _booking_local(session, filters)
-    wait = and_(Booking.called_at.is_not(None), Booking.checked_in_at.is_not(None))
-    day = local.day(Booking.starts_at)
-    keys = (day, Booking.topic_id, Booking.channel)
-    values = (*_count_columns(), _minutes_if(session, Booking.starts_at, Booking.ends_at,
-                                             Booking.status.in_(TIME_TAKING)),
-              _count_if(wait), _minutes_if(session, Booking.checked_in_at, Booking.called_at, wait))
+    # The period's bookings with their local date, then grouped; the offset keeps PostgreSQL from merging
+    # the two (it would then guess tens of thousands of groups for the date and sort a year's bookings
+    # to group them instead of hashing the few hundred there are).
+    b = (_bookings_query(local, filters, local.day(Booking.starts_at).label("day"), Booking.topic_id,
+                         Booking.channel, Booking.status, Booking.is_walk_in, Booking.applicant_type,
+                         Booking.starts_at, Booking.ends_at, Booking.checked_in_at, Booking.called_at)
+         .where(local.day_between(Booking.starts_at, filters.first, filters.last)))
+    b = (b.offset(0) if local.postgres else b).subquery().c
+    wait = and_(b.called_at.is_not(None), b.checked_in_at.is_not(None))
+    keys = (b.day, b.topic_id, b.channel)
+    values = (*_count_columns(b), _minutes_if(session, b.starts_at, b.ends_at, b.status.in_(TIME_TAKING)),
+              _count_if(wait), _minutes_if(session, b.checked_in_at, b.called_at, wait))
     if local.postgres:
         # grouping(): a bit set for each key the row is *not* grouped by (4 day, 2 topic, 1 channel).
-        query = _bookings_query(local, filters, *keys, func.grouping(*keys), *values).group_by(
-            func.grouping_sets(tuple_(day), tuple_(Booking.topic_id), tuple_(Booking.channel)))
+        query = select(*keys, func.grouping(*keys), *values).group_by(
+            func.grouping_sets(tuple_(b.day), tuple_(b.topic_id, b.channel)))
     else:
-        query = _bookings_query(local, filters, *keys, literal(0), *values).group_by(*keys)
-    query = query.where(local.day_between(Booking.starts_at, filters.first, filters.last))
+        query = select(*keys, literal(0), *values).group_by(*keys)
     whole: list[float] = [0] * (_COUNT_FIELDS + 3)
     topics: dict[Any, list[float]] = {}
     channels: dict[Any, list[float]] = {}

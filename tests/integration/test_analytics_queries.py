@@ -260,3 +260,17 @@ def test_local_days_follow_the_spring_clock_change_in_several_zones(session: Any
     assert _days(session, every) == [("2025-03-24", 1), ("2025-03-30", 2)]
     assert [(r.made, r.held) for r in by_topic(session, every)] == [(1, 1), (1, 1), (1, 1)]
     assert summarise(session, every, NOW).counts.made == 3
+
+
+@pytest.mark.usefixtures("postgresql_only")
+def test_an_hour_repeated_across_midnight_stays_on_its_local_day(session: Any) -> None:
+    # Santiago: at midnight between Saturday 5 and Sunday 6 April 2025 the clocks go back to 23:00 on the 5th.
+    santiago = ZoneInfo("America/Santiago")
+    saturday, _ = _dst_week(session, "America/Santiago", date(2025, 3, 31), date(2025, 4, 5), [
+        datetime(2025, 4, 5, 23, 30, tzinfo=santiago),  # 02:30 UTC on the 6th
+        datetime(2025, 4, 5, 23, 30, fold=1, tzinfo=santiago),  # 03:30 UTC: the same wall time again
+        datetime(2025, 4, 6, 0, 30, tzinfo=santiago),  # 04:30 UTC: Sunday
+    ])
+    assert _days(session, saturday) == [("2025-04-05", 2)]
+    sunday = replace(saturday, first=date(2025, 4, 6), last=date(2025, 4, 6))
+    assert _days(session, sunday) == [("2025-04-06", 1)]
