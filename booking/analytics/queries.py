@@ -49,7 +49,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Float, and_, case, cast, false, func, literal, literal_column, null, or_, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from booking.availability import engine_overrides, engine_weekly
@@ -167,11 +167,15 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _departments(session: Session, filters: StatsFilter) -> list[Department]:
+def _departments_query(filters: StatsFilter) -> Any:
     query = select(Department).order_by(Department.title, Department.id)
     if filters.department_ids is not None:
         query = query.where(Department.id.in_(filters.department_ids))
-    return list(session.scalars(query))
+    return query
+
+
+def _departments(session: Session, filters: StatsFilter) -> list[Department]:
+    return list(session.scalars(_departments_query(filters)))
 
 
 def _shift(departments: list[Department], department_column: Any, at: datetime) -> Any:
@@ -505,7 +509,8 @@ def available_minutes(session: Session, filters: StatsFilter) -> int:
     Three queries for the whole period (experts, weekly rows, overrides); the day-by-day schedule
     arithmetic is the slot engine's own rule (``ExpertHours``), run in Python.
     """
-    departments = {d.id: d for d in _departments(session, filters)}
+    departments = {d.id: d for d in session.scalars(
+        _departments_query(filters).options(selectinload(Department.hours)))}  # their calendars read the hours
     if not departments:
         return 0
     experts = select(Expert.id, Expert.department_id).where(Expert.department_id.in_(list(departments)))
@@ -550,6 +555,10 @@ def available_minutes(session: Session, filters: StatsFilter) -> int:
             own = merge_intervals(iv for channel in channels for iv in hours.channel_hours(expert_id, channel, day))
             return _minutes_in(intersect_intervals(own, hours.office(day)))
 
+        # Without an override, an expert's minutes on a day follow from their weekly rows alone: experts
+        # of the same pattern (most of a large centre) share the sum.
+        patterns: dict[tuple[Any, date], int] = {}
+
         # An expert's minutes on a day depend on the date only through the effective weekday, whether it is
         # a pre-holiday day, which of their weekly rows are valid and any override: days alike in all of
         # these (most of a year) are counted once, on the first of them, and multiplied by how many there
@@ -565,6 +574,9 @@ def available_minutes(session: Session, filters: StatsFilter) -> int:
             bounds = sorted({d for r in own_rows if r.expert_id == expert_id
                              for d in (r.valid_from, r.valid_to + timedelta(days=1) if r.valid_to else None) if d})
             spans = [(o.first_day, o.last_day) for o in own_overrides if o.expert_id == expert_id]
+            pattern = tuple(sorted((r.channel, r.weekday, r.start, r.end, r.valid_from or date.min,
+                                    r.valid_to or date.max, r.location_id or 0)
+                                   for r in own_rows if r.expert_id == expert_id))
             for days in alike.values():
                 cuts = [0, *(bisect_left(days, bound) for bound in bounds), len(days)]
                 for start, stop in pairwise(cuts):
@@ -574,7 +586,10 @@ def available_minutes(session: Session, filters: StatsFilter) -> int:
                         total += sum(minutes(expert_id, d) for d in sorted(overridden))
                         same = [d for d in same if d not in overridden]
                     if same:
-                        total += len(same) * minutes(expert_id, same[0])
+                        key = (pattern, same[0])
+                        if key not in patterns:
+                            patterns[key] = minutes(expert_id, same[0])
+                        total += len(same) * patterns[key]
     return total
 
 
