@@ -95,7 +95,7 @@ def _year_back(day: date) -> date:
 
 # --- results ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Counts:
     """Booking counts for one group (the whole period, a topic, a channel, a month or a day)."""
 
