@@ -401,10 +401,9 @@ def booking_figures(session: Session, filters: StatsFilter) -> BookingFigures:
     # The period's bookings with their local date, then grouped; the offset keeps PostgreSQL from merging
     # the two (it would then guess tens of thousands of groups for the date and sort a year's bookings
     # to group them instead of hashing the few hundred there are).
-    b = (_bookings_query(local, filters, local.day(Booking.starts_at).label("day"), Booking.topic_id,
-                         Booking.channel, Booking.status, Booking.is_walk_in, Booking.applicant_type,
-                         Booking.starts_at, Booking.ends_at, Booking.checked_in_at, Booking.called_at)
-         .where(local.day_between(Booking.starts_at, filters.first, filters.last)))
+    b = _bookings_query(local, filters, local.day(Booking.starts_at).label("day"), Booking.topic_id,
+                        Booking.channel, Booking.status, Booking.is_walk_in, Booking.applicant_type,
+                        Booking.starts_at, Booking.ends_at, Booking.checked_in_at, Booking.called_at)
     b = (b.offset(0) if local.postgres else b).subquery().c
     wait = and_(b.called_at.is_not(None), b.checked_in_at.is_not(None))
     keys = (b.day, b.topic_id, b.channel)
@@ -416,6 +415,8 @@ def booking_figures(session: Session, filters: StatsFilter) -> BookingFigures:
             func.grouping_sets(tuple_(b.day), tuple_(b.topic_id, b.channel)))
     else:
         query = select(*keys, literal(0), *values).group_by(*keys)
+    query = query.where(b.day.between(*((filters.first, filters.last) if local.postgres
+                                        else (filters.first.isoformat(), filters.last.isoformat()))))
     whole: list[float] = [0] * (_COUNT_FIELDS + 3)
     topics: dict[Any, list[float]] = {}
     channels: dict[Any, list[float]] = {}
