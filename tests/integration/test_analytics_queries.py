@@ -23,7 +23,18 @@ from booking.analytics.queries import summary as summarise
 from booking.models import BookingStatus
 from booking.tickets.models import TicketStatus
 from scheduler.schedules.models import Channel, OverrideKind
-from tests.analytics_fixtures import EXPECTED, FIRST, LAST, MOSCOW, NOW, Dataset, add_booking, add_ticket, seed_dataset
+from tests.analytics_fixtures import (
+    EXPECTED,
+    FIRST,
+    LAST,
+    MOSCOW,
+    NOW,
+    Dataset,
+    _at,
+    add_booking,
+    add_ticket,
+    seed_dataset,
+)
 from tests.factories import add_override, add_weekly, make_department, make_expert, make_topic
 
 
@@ -274,3 +285,10 @@ def test_an_hour_repeated_across_midnight_stays_on_its_local_day(session: Any) -
     assert _days(session, saturday) == [("2025-04-05", 2)]
     sunday = replace(saturday, first=date(2025, 4, 6), last=date(2025, 4, 6))
     assert _days(session, sunday) == [("2025-04-06", 1)]
+
+
+def test_a_follow_up_of_a_pending_hold_is_not_counted_with_or_without_filters(session: Any, data: Dataset) -> None:
+    hold = add_booking(session, data.stove, data.experts[0], _at(11, 12), BookingStatus.PENDING)
+    add_ticket(session, hold, data.gas, _at(11, 12, 30), _at(15, 18), TicketStatus.OPEN)
+    assert followups_opened(session, everything(data)) == EXPECTED["followups_opened"]
+    assert followups_opened(session, everything(data, channel="video")) == 2  # b1 (gas) and b11 (water)
