@@ -232,7 +232,8 @@ def zone_offsets(zone_key: str, lower: datetime, upper: datetime) -> tuple[tuple
 
 
 def _pg_interval(offset: timedelta) -> Any:
-    # Literal SQL, not bound parameters: PostgreSQL matches a grouped expression to the selected one by its text.
+    # Literal SQL of a number worked out here: the expression reads the same wherever it is used (PostgreSQL
+    # matches a grouped expression to a selected one by its text).
     return literal_column(f"INTERVAL '{int(offset / timedelta(microseconds=1))} microseconds'")
 
 
@@ -371,13 +372,12 @@ def _booking_local(session: Session, filters: StatsFilter) -> _Local:
     return _Local(session, _departments(session, filters), Topic.department_id, filters)
 
 
-def _bookings_query(local: _Local, filters: StatsFilter, *columns: Any) -> Any:
+def _bookings_query(filters: StatsFilter, *columns: Any) -> Any:
     """SELECT ``columns`` over the filtered bookings starting within the period's UTC bounds (a day's margin
     either side: the caller keeps the local dates of the period)."""
     lower, upper = _utc_bounds(filters)
-    query = (select(*columns).select_from(Booking).join(Topic, Topic.id == Booking.topic_id)
-             .where(*_booking_filters(filters), Booking.starts_at >= lower, Booking.starts_at < upper))
-    return query
+    return (select(*columns).select_from(Booking).join(Topic, Topic.id == Booking.topic_id)
+            .where(*_booking_filters(filters), Booking.starts_at >= lower, Booking.starts_at < upper))
 
 
 # --- the figures ----------------------------------------------------------------------------------
@@ -422,7 +422,7 @@ def booking_figures(session: Session, filters: StatsFilter) -> BookingFigures:
     # The period's bookings with their local date, then grouped; the offset keeps PostgreSQL from merging
     # the two (it would then guess tens of thousands of groups for the date and sort a year's bookings
     # to group them instead of hashing the few hundred there are).
-    b = _bookings_query(local, filters, local.day(Booking.starts_at).label("day"), Booking.topic_id,
+    b = _bookings_query(filters, local.day(Booking.starts_at).label("day"), Booking.topic_id,
                         Booking.channel, Booking.status, Booking.is_walk_in, Booking.applicant_type,
                         Booking.starts_at, Booking.ends_at, Booking.checked_in_at, Booking.called_at)
     b = (b.offset(0) if local.postgres else b).subquery().c
