@@ -29,21 +29,43 @@ Definitions
   time, overdue, confirmation and reopen rates) are :func:`booking.tickets.rating.period_rating`'s,
   counted on the due date; that function narrows by department, topic and channel only.
 
-Local dates in SQL: on PostgreSQL with the department's IANA zone (``timezone(zone, instant)``); on
-SQLite, which has no zones, with each department's UTC offset at the start of the period (exact for
-zones without daylight saving time: every Russian and Kazakh zone today), as the rating does.
+Local dates in SQL: on PostgreSQL in the department's IANA zone, exactly, daylight saving time
+included: the zone's offsets over the period (:func:`zone_offsets`, usually one) are worked out once
+and the query adds the one in force at each instant, the same local date as ``timezone(zone,
+instant)`` at a fraction of its cost per row; on SQLite, which has no zones, with each department's
+UTC offset at the start of the period (exact for zones without daylight saving time: every Russian
+and Kazakh zone today), as the rating does.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Float, Integer, and_, case, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Date,
+    Float,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    null,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from booking.availability import engine_overrides, engine_weekly
@@ -89,7 +111,7 @@ def _year_back(day: date) -> date:
 
 # --- results ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Counts:
     """Booking counts for one group (the whole period, a topic, a channel, a month or a day)."""
 
@@ -161,11 +183,15 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _departments(session: Session, filters: StatsFilter) -> list[Department]:
+def _departments_query(filters: StatsFilter) -> Any:
     query = select(Department).order_by(Department.title, Department.id)
     if filters.department_ids is not None:
         query = query.where(Department.id.in_(filters.department_ids))
-    return list(session.scalars(query))
+    return query
+
+
+def _departments(session: Session, filters: StatsFilter) -> list[Department]:
+    return list(session.scalars(_departments_query(filters)))
 
 
 def _shift(departments: list[Department], department_column: Any, at: datetime) -> Any:
@@ -177,31 +203,102 @@ def _shift(departments: list[Department], department_column: Any, at: datetime) 
     return case(modifiers, value=department_column, else_="+0 minutes") if modifiers else "+0 minutes"
 
 
+# Since 1970 no zone of the time zone database has changed its UTC offset twice within a week (the
+# closest two changes are 6.9 days apart), so a zone's offset sampled once a day misses no change.
+_OFFSET_STEP = timedelta(days=1)
+
+
+@lru_cache(maxsize=256)
+def zone_offsets(zone_key: str, lower: datetime, upper: datetime) -> tuple[tuple[datetime, timedelta], ...]:
+    """The UTC offsets of an IANA zone over the instants ``lower`` to ``upper``: ``(from, offset)`` pairs, the first
+    from ``lower``, each change at the exact instant (to the microsecond) where the zone's clocks change."""
+    zone = ZoneInfo(zone_key)
+
+    def offset(at: datetime) -> timedelta:
+        return at.astimezone(zone).utcoffset() or timedelta(0)
+
+    pieces = [(lower, offset(lower))]
+    at = lower
+    while at < upper:
+        step = min(at + _OFFSET_STEP, upper)
+        if offset(step) != pieces[-1][1]:
+            before, after = at, step  # the change lies in (before, after]
+            while after - before > timedelta(microseconds=1):
+                middle = before + (after - before) // 2
+                before, after = (middle, after) if offset(middle) == pieces[-1][1] else (before, middle)
+            pieces.append((after, offset(after)))
+        at = step
+    return tuple(pieces)
+
+
+def _pg_interval(offset: timedelta) -> Any:
+    # Literal SQL of a number worked out here: the expression reads the same wherever it is used (PostgreSQL
+    # matches a grouped expression to a selected one by its text).
+    return literal_column(f"INTERVAL '{int(offset / timedelta(microseconds=1))} microseconds'")
+
+
+def _pg_timestamp(at: datetime) -> Any:
+    return literal_column(f"TIMESTAMPTZ '{at.isoformat()}'")
+
+
+def _pg_offset(departments: list[Department], department_column: Any, column: Any, lower: datetime,
+               upper: datetime) -> Any:
+    """PostgreSQL: the UTC offset of each department's zone at the instant in ``column`` (within lower..upper)."""
+    whens = {}
+    for department in departments:
+        pieces = zone_offsets(department.timezone, lower, upper)
+        offset = _pg_interval(pieces[-1][1])
+        if len(pieces) > 1:  # daylight saving time: the offset by instant
+            offset = case(*((column < _pg_timestamp(start), _pg_interval(before))
+                            for (_, before), (start, _) in pairwise(pieces)), else_=offset)
+        whens[literal_column(str(int(department.id)))] = offset
+    return case(whens, value=department_column) if whens else None
+
+
+def _pg_local_days(departments: list[Department], department_column: Any, column: Any, lower: datetime,
+                   upper: datetime, first: date, last: date) -> ColumnElement[bool]:
+    """PostgreSQL: whether the instant in ``column`` falls on a local date from ``first`` to ``last`` in its
+    department's zone, as ranges of instants (exact: while an offset holds, local dates follow the instants)."""
+    since, until = (datetime.combine(day, time(), tzinfo=UTC) for day in (first, last + timedelta(days=1)))
+    ranges = []
+    for department in departments:
+        pieces = zone_offsets(department.timezone, lower, upper)
+        ends = [start for start, _ in pieces[1:]] + [upper]
+        for (start, offset), end in zip(pieces, ends, strict=True):
+            # Local dates first..last are the instants since - offset .. until - offset while the offset holds.
+            begins, stops = max(start, since - offset), min(end, until - offset)
+            if begins < stops:
+                ranges.append(and_(department_column == literal_column(str(int(department.id))),
+                                   column >= _pg_timestamp(begins), column < _pg_timestamp(stops)))
+    return or_(*ranges) if ranges else false()
+
+
 class _Local:
-    """Local date and month of an instant column, in the zone of the department in ``department_column``."""
+    """Local date of an instant column, in the zone of the department in ``department_column``."""
 
     def __init__(self, session: Session, departments: list[Department], department_column: Any,
                  filters: StatsFilter) -> None:
         self.postgres = _is_postgres(session)
+        self.departments = departments
         self.department_column = department_column
+        self.bounds = _utc_bounds(filters)
         self.shift = None if self.postgres else _shift(
             departments, department_column, datetime.combine(filters.first, time(), tzinfo=UTC))
 
     def day(self, column: Any) -> Any:
         if self.postgres:
-            return cast(func.timezone(Department.timezone, column), Date)
+            # The zone's offset worked out here for the period (exactly, daylight saving time included) instead of
+            # timezone(zone, instant) for each row, which was most of the time a year's bookings took.
+            offset = _pg_offset(self.departments, self.department_column, column, *self.bounds)
+            if offset is None:
+                return cast(null(), Date)
+            return cast(func.timezone(literal_column("'UTC'"), column) + offset, Date)
         return func.date(column, self.shift)
 
-    def month(self, column: Any) -> Any:
-        if self.postgres:
-            return func.to_char(func.timezone(Department.timezone, column), "YYYY-MM")
-        return func.strftime("%Y-%m", column, self.shift)
-
     def day_between(self, column: Any, first: date, last: date) -> ColumnElement[bool]:
-        day = self.day(column)
         if self.postgres:
-            return day.between(first, last)
-        return day.between(first.isoformat(), last.isoformat())
+            return _pg_local_days(self.departments, self.department_column, column, *self.bounds, first, last)
+        return self.day(column).between(first.isoformat(), last.isoformat())
 
 
 def _utc_bounds(filters: StatsFilter) -> tuple[datetime, datetime]:
@@ -217,11 +314,26 @@ def _minutes(session: Session, start: Any, end: Any) -> Any:
 
 
 def _count_if(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0).cast(Integer)
+    return func.count().filter(condition)
+
+
+def _minutes_if(session: Session, start: Any, end: Any, condition: Any) -> Any:
+    """The sum of ``end - start`` in minutes over the rows where ``condition`` holds, 0 when none (a float)."""
+    if _is_postgres(session):
+        # Summing intervals and converting once is exact and cheaper than an epoch per row.
+        total = func.extract("epoch", func.sum(end - start).filter(condition)) / 60
+    else:
+        total = func.sum(_minutes(session, start, end)).filter(condition)
+    return func.coalesce(total, 0).cast(Float)
+
+
+def _is_a_booking() -> ColumnElement[bool]:
+    """A pending hold is not a booking yet."""
+    return Booking.status != BookingStatus.PENDING
 
 
 def _booking_filters(filters: StatsFilter) -> list[Any]:
-    conditions: list[Any] = [Booking.status != BookingStatus.PENDING]
+    conditions: list[Any] = [_is_a_booking()]
     if filters.department_ids is not None:
         conditions.append(Topic.department_id.in_(filters.department_ids))
     if filters.topic_id is not None:
@@ -235,17 +347,18 @@ def _booking_filters(filters: StatsFilter) -> list[Any]:
     return conditions
 
 
-def _count_columns() -> list[Any]:
+def _count_columns(b: Any = Booking) -> list[Any]:
+    """The counts of :class:`Counts`, in its order, over ``b``: the bookings, or a subquery of their columns."""
     return [
-        func.count(Booking.id),
-        _count_if(Booking.status == BookingStatus.COMPLETED),
-        _count_if(Booking.status == BookingStatus.CANCELLED),
-        _count_if(Booking.status == BookingStatus.NO_SHOW),
-        _count_if(Booking.is_walk_in.is_(True)),
-        _count_if(Booking.channel == "video"),
-        _count_if(Booking.channel == "in_person"),
-        _count_if(Booking.applicant_type == "individual"),
-        _count_if(Booking.applicant_type == "legal_entity"),
+        func.count(),
+        _count_if(b.status == BookingStatus.COMPLETED),
+        _count_if(b.status == BookingStatus.CANCELLED),
+        _count_if(b.status == BookingStatus.NO_SHOW),
+        _count_if(b.is_walk_in.is_(True)),
+        _count_if(b.channel == "video"),
+        _count_if(b.channel == "in_person"),
+        _count_if(b.applicant_type == "individual"),
+        _count_if(b.applicant_type == "legal_entity"),
     ]
 
 
@@ -259,15 +372,12 @@ def _booking_local(session: Session, filters: StatsFilter) -> _Local:
     return _Local(session, _departments(session, filters), Topic.department_id, filters)
 
 
-def _bookings_query(local: _Local, filters: StatsFilter, *columns: Any) -> Any:
+def _bookings_query(filters: StatsFilter, *columns: Any) -> Any:
     """SELECT ``columns`` over the filtered bookings starting within the period's UTC bounds (a day's margin
     either side: the caller keeps the local dates of the period)."""
     lower, upper = _utc_bounds(filters)
-    query = (select(*columns).select_from(Booking).join(Topic, Topic.id == Booking.topic_id)
-             .where(*_booking_filters(filters), Booking.starts_at >= lower, Booking.starts_at < upper))
-    if local.postgres:
-        query = query.join(Department, Department.id == Topic.department_id)
-    return query
+    return (select(*columns).select_from(Booking).join(Topic, Topic.id == Booking.topic_id)
+            .where(*_booking_filters(filters), Booking.starts_at >= lower, Booking.starts_at < upper))
 
 
 # --- the figures ----------------------------------------------------------------------------------
@@ -301,38 +411,52 @@ def _add(into: dict[Any, list[float]], key: Any, values: list[float]) -> None:
 def booking_figures(session: Session, filters: StatsFilter) -> BookingFigures:
     """Every booking figure of the period from one scan of its bookings.
 
-    The database groups by local day, topic and channel (a few thousand groups for a year), and
-    the totals, topics, channels, months and days are sums of those groups: one pass over the
-    bookings instead of one per table. The local date is worked out once per booking, for the group;
-    the groups of the margin days outside the period are dropped here.
+    The totals, days and months are sums of the bookings grouped by local day; topics and channels
+    sums of those grouped by topic and channel. On PostgreSQL one pass over the bookings builds both
+    groupings at once (``GROUPING SETS``: a few hundred groups for a year); SQLite, which has no
+    grouping sets, groups by local day, topic and channel together (a few thousand groups) and each
+    group is added to both here. Either way the local date of a booking is worked out by the
+    database, and bookings outside the period's local dates are left out by the query.
     """
     local = _booking_local(session, filters)
-    wait = and_(Booking.called_at.is_not(None), Booking.checked_in_at.is_not(None))
-    booked = case((Booking.status.in_(TIME_TAKING), _minutes(session, Booking.starts_at, Booking.ends_at)), else_=0)
-    waited = case((wait, _minutes(session, Booking.checked_in_at, Booking.called_at)), else_=None)
-    day = local.day(Booking.starts_at).label("day")
-    keys = (day, Booking.topic_id, Booking.channel)
-    query = _bookings_query(local, filters, *keys, *_count_columns(),
-                            func.coalesce(func.sum(booked), 0).cast(Float), _count_if(wait),
-                            func.coalesce(func.sum(waited), 0).cast(Float)).group_by(*keys)
+    # The period's bookings with their local date, then grouped; the offset keeps PostgreSQL from merging
+    # the two (it would then guess tens of thousands of groups for the date and sort a year's bookings
+    # to group them instead of hashing the few hundred there are).
+    b = _bookings_query(filters, local.day(Booking.starts_at).label("day"), Booking.topic_id,
+                        Booking.channel, Booking.status, Booking.is_walk_in, Booking.applicant_type,
+                        Booking.starts_at, Booking.ends_at, Booking.checked_in_at, Booking.called_at)
+    b = (b.offset(0) if local.postgres else b).subquery().c
+    wait = and_(b.called_at.is_not(None), b.checked_in_at.is_not(None))
+    keys = (b.day, b.topic_id, b.channel)
+    values = (*_count_columns(b), _minutes_if(session, b.starts_at, b.ends_at, b.status.in_(TIME_TAKING)),
+              _count_if(wait), _minutes_if(session, b.checked_in_at, b.called_at, wait))
+    if local.postgres:
+        # grouping(): a bit set for each key the row is *not* grouped by (4 day, 2 topic, 1 channel).
+        query = select(*keys, func.grouping(*keys), *values).group_by(
+            func.grouping_sets(tuple_(b.day), tuple_(b.topic_id, b.channel)))
+    else:
+        query = select(*keys, literal(0), *values).group_by(*keys)
+    query = query.where(b.day.between(*((filters.first, filters.last) if local.postgres
+                                        else (filters.first.isoformat(), filters.last.isoformat()))))
     whole: list[float] = [0] * (_COUNT_FIELDS + 3)
     topics: dict[Any, list[float]] = {}
     channels: dict[Any, list[float]] = {}
     months: dict[Any, list[float]] = {}
     days: dict[Any, list[float]] = {}
-    first, last = filters.first.isoformat(), filters.last.isoformat()
     for row in session.execute(query):
-        key = str(row[0])  # a date (PostgreSQL) or its ISO text (SQLite)
-        if not first <= key <= last:
-            continue
-        values = [float(v or 0) for v in row[3:]]
-        for n, value in enumerate(values):
-            whole[n] += value
-        counts = values[:_COUNT_FIELDS]
-        _add(topics, row[1], counts)
-        _add(channels, str(getattr(row[2], "value", row[2])), counts)
-        _add(months, key[:7], counts)
-        _add(days, key, counts)
+        rolled_up = row[3]
+        numbers = [float(v or 0) for v in row[4:]]
+        counts = numbers[:_COUNT_FIELDS]
+        if not rolled_up & 4:
+            key = str(row[0])  # a date (PostgreSQL) or its ISO text (SQLite)
+            for n, value in enumerate(numbers):
+                whole[n] += value
+            _add(months, key[:7], counts)
+            _add(days, key, counts)
+        if not rolled_up & 2:
+            _add(topics, row[1], counts)
+        if not rolled_up & 1:
+            _add(channels, str(getattr(row[2], "value", row[2])), counts)
     titles = {t.id: (t.slug, t.title) for t in session.scalars(select(Topic).where(Topic.id.in_(list(topics))))} \
         if topics else {}
     *counts, minutes, waits, waited_minutes = whole
@@ -376,13 +500,16 @@ def followups_opened(session: Session, filters: StatsFilter) -> int:
     lower, upper = _utc_bounds(filters)
     # The owing department is the ticket's (it may differ from the consultation's); the rest go through the booking.
     conditions = _booking_filters(replace(filters, department_ids=None))
-    query = (select(func.count(Ticket.id)).select_from(Ticket).join(Booking, Booking.id == Ticket.booking_id)
-             .where(Ticket.opened_at >= lower, Ticket.opened_at < upper, *conditions,
+    query = (select(func.count(Ticket.id)).select_from(Ticket)
+             .where(Ticket.opened_at >= lower, Ticket.opened_at < upper,
                     local.day_between(Ticket.opened_at, filters.first, filters.last)))
+    if len(conditions) == 1:  # no filter but the bookings' own rule: leave out the tickets of pending holds, found
+        # by the index of active bookings, instead of joining every ticket to its booking
+        query = query.where(~exists().where(Booking.id == Ticket.booking_id, not_(_is_a_booking())))
+    else:
+        query = query.join(Booking, Booking.id == Ticket.booking_id).where(*conditions)
     if filters.department_ids is not None:
         query = query.where(Ticket.department_id.in_(filters.department_ids))
-    if local.postgres:
-        query = query.join(Department, Department.id == Ticket.department_id)
     return int(session.scalar(query) or 0)
 
 
@@ -409,7 +536,8 @@ def available_minutes(session: Session, filters: StatsFilter) -> int:
     Three queries for the whole period (experts, weekly rows, overrides); the day-by-day schedule
     arithmetic is the slot engine's own rule (``ExpertHours``), run in Python.
     """
-    departments = {d.id: d for d in _departments(session, filters)}
+    departments = {d.id: d for d in session.scalars(
+        _departments_query(filters).options(selectinload(Department.hours)))}  # their calendars read the hours
     if not departments:
         return 0
     experts = select(Expert.id, Expert.department_id).where(Expert.department_id.in_(list(departments)))
@@ -419,12 +547,16 @@ def available_minutes(session: Session, filters: StatsFilter) -> int:
     department_of: dict[int, int] = {e: d for e, d in session.execute(experts)}
     if not department_of:
         return 0
-    weekly = select(WeeklyAvailability).where(WeeklyAvailability.expert_id.in_(list(department_of)))
+    # Columns, not objects: a large centre has a thousand weekly rows and only their values are read.
+    weekly = select(WeeklyAvailability.expert_id, WeeklyAvailability.channel, WeeklyAvailability.weekday,
+                    WeeklyAvailability.starts, WeeklyAvailability.ends, WeeklyAvailability.valid_from,
+                    WeeklyAvailability.valid_to, WeeklyAvailability.location_id).where(
+        WeeklyAvailability.expert_id.in_(list(department_of)))
     if filters.channel is not None:
         weekly = weekly.where(WeeklyAvailability.channel == filters.channel)
     if filters.location_id is not None:
         weekly = weekly.where(WeeklyAvailability.location_id == filters.location_id)
-    rows = engine_weekly(session.scalars(weekly))
+    rows = engine_weekly(session.execute(weekly))
     overrides = engine_overrides(session.scalars(select(DateOverride).where(
         DateOverride.expert_id.in_(list(department_of)), DateOverride.first_day <= filters.last,
         DateOverride.last_day >= filters.first)))
@@ -450,28 +582,41 @@ def available_minutes(session: Session, filters: StatsFilter) -> int:
             own = merge_intervals(iv for channel in channels for iv in hours.channel_hours(expert_id, channel, day))
             return _minutes_in(intersect_intervals(own, hours.office(day)))
 
+        # Without an override, an expert's minutes on a day follow from their weekly rows alone: experts
+        # of the same pattern (most of a large centre) share the sum.
+        patterns: dict[tuple[Any, date], int] = {}
+
         # An expert's minutes on a day depend on the date only through the effective weekday, whether it is
         # a pre-holiday day, which of their weekly rows are valid and any override: days alike in all of
-        # these (most of a year) are counted once. Days with an override are counted each.
-        bounds = {e: sorted({d for r in own_rows if r.expert_id == e
-                             for d in (r.valid_from, r.valid_to + timedelta(days=1) if r.valid_to else None) if d})
-                  for e in members}
-        spans = {e: [(o.first_day, o.last_day) for o in own_overrides if o.expert_id == e] for e in members}
-        alike: dict[tuple[int, int | None, bool, int], int] = {}
+        # these (most of a year) are counted once, on the first of them, and multiplied by how many there
+        # are. Days with an override are counted each.
+        alike: dict[tuple[int | None, bool], list[date]] = {}  # the period's working days by kind, in order
         day = filters.first
         while day <= filters.last:
             if hours.office(day):
-                weekday, short = hours.effective_weekday(day), calendar.is_pre_holiday(day)
-                for expert_id in members:
-                    if any(first <= day <= last for first, last in spans[expert_id]):
-                        total += minutes(expert_id, day)
-                        continue
-                    key = (expert_id, weekday, short, bisect_right(bounds[expert_id], day))
-                    counted = alike.get(key)
-                    if counted is None:
-                        counted = alike[key] = minutes(expert_id, day)
-                    total += counted
+                alike.setdefault((hours.effective_weekday(day), calendar.is_pre_holiday(day)), []).append(day)
             day += timedelta(days=1)
+        for expert_id in members:
+            # The dates on which a weekly row of theirs starts or stops being valid split each kind of day.
+            bounds = sorted({d for r in own_rows if r.expert_id == expert_id
+                             for d in (r.valid_from, r.valid_to + timedelta(days=1) if r.valid_to else None) if d})
+            spans = [(o.first_day, o.last_day) for o in own_overrides if o.expert_id == expert_id]
+            pattern = tuple(sorted((r.channel, r.weekday, r.start, r.end, r.valid_from or date.min,
+                                    r.valid_to or date.max, r.location_id or 0)
+                                   for r in own_rows if r.expert_id == expert_id))
+            for days in alike.values():
+                cuts = [0, *(bisect_left(days, bound) for bound in bounds), len(days)]
+                for start, stop in pairwise(cuts):
+                    same = days[start:stop]
+                    if spans:
+                        overridden = {d for d in same if any(first <= d <= last for first, last in spans)}
+                        total += sum(minutes(expert_id, d) for d in sorted(overridden))
+                        same = [d for d in same if d not in overridden]
+                    if same:
+                        key = (pattern, same[0])
+                        if key not in patterns:
+                            patterns[key] = minutes(expert_id, same[0])
+                        total += len(same) * patterns[key]
     return total
 
 

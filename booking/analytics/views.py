@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -12,9 +13,10 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_login import current_user
+from markupsafe import escape
 from sqlalchemy import select
 
-from booking.analytics.exports import channel_label, tables, to_csv, to_xlsx
+from booking.analytics.exports import Table, channel_label, tables, to_csv, to_xlsx
 from booking.analytics.queries import StatsFilter, dashboard
 from scheduler.auth import access
 from scheduler.auth.models import Role
@@ -107,11 +109,36 @@ def _choices() -> Choices:
         abort(400)
 
 
-def format_value(value: Any, kind: str) -> str:
-    """A figure for the page, in the reader's locale (``1 234``, ``12,5``, ``37 %``); a dash for none."""
-    if value is None:
-        return "—"
-    return _formatted(type(value), value, kind, str(get_locale() or "ru"))
+def value_formatter() -> Callable[[Any, str], str]:
+    """``format_value(value, kind)``: a figure for the page, in the reader's locale (``1 234``, ``12,5``, ``37 %``);
+    a dash for none. The locale is read once for the page's thousands of figures."""
+    locale = str(get_locale() or "ru")
+
+    def format_value(value: Any, kind: str) -> str:
+        return "—" if value is None else _formatted(type(value), value, kind, locale)
+
+    return format_value
+
+
+Cell = tuple[str, str]
+
+
+def table_cells(format_value: Callable[[Any, str], str]) -> Callable[[Table], Iterator[tuple[Any, Iterator[Cell]]]]:
+    """``cells(table)``: each row's name and its values as (raw value for ``data-value``, text shown), both
+    HTML-escaped here as plain strings: the template writes them with autoescaping off.
+
+    A year's tables have some 13,000 cells. Formatted here, one row at a time as the template writes them,
+    they are not all held at once, nor wrapped each in a ``Markup`` (an object the garbage collector
+    tracks, unlike a string): 26,000 of those alive until the page was joined made a full collection of the
+    whole heap every other page.
+    """
+    def cells(table: Table) -> Iterator[tuple[Any, Iterator[Cell]]]:
+        for index, row in enumerate(table.rows):
+            kinds = table.kinds(index)
+            yield row[0], ((str(escape("" if value is None else value)), str(escape(format_value(value, kinds[n]))))
+                           for n, value in enumerate(row[1:], 1))
+
+    return cells
 
 
 @lru_cache(maxsize=8192)
@@ -136,7 +163,8 @@ def index() -> ResponseReturnValue:
     board = dashboard(db.session, choices.filters, utcnow())
     return render_template(
         "analytics/dashboard.html", board=board, tables=tables(board), choices=choices, args=request.args,
-        format_value=format_value, channels=CHANNELS, applicant_types=APPLICANT_TYPES, channel_label=channel_label,
+        table_cells=table_cells(value_formatter()), channels=CHANNELS, applicant_types=APPLICANT_TYPES,
+        channel_label=channel_label,
         is_admin=access.department_ids(current_user, access.Action.VIEW_ANALYTICS) is None,
     )
 

@@ -36,7 +36,7 @@ from booking.tickets.models import AWAITING_ANSWER, Ticket, TicketStatus
 from scheduler.departments.models import Department
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RatingRow:
     """One department's figures for one day (``day``) or for the whole period (``day is None``)."""
 

@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from booking.analytics.queries import StatsFilter, available_minutes, by_channel, by_day, by_month, by_topic, dashboard
+from booking.analytics.queries import (
+    StatsFilter,
+    available_minutes,
+    by_channel,
+    by_day,
+    by_month,
+    by_topic,
+    dashboard,
+    followups_opened,
+)
 from booking.analytics.queries import summary as summarise
+from booking.models import BookingStatus
+from booking.tickets.models import TicketStatus
 from scheduler.schedules.models import Channel, OverrideKind
-from tests.analytics_fixtures import EXPECTED, FIRST, LAST, NOW, Dataset, seed_dataset
-from tests.factories import add_override, add_weekly, make_expert
+from tests.analytics_fixtures import (
+    EXPECTED,
+    FIRST,
+    LAST,
+    MOSCOW,
+    NOW,
+    Dataset,
+    _at,
+    add_booking,
+    add_ticket,
+    seed_dataset,
+)
+from tests.factories import add_override, add_weekly, make_department, make_expert, make_topic
 
 
 @pytest.fixture
@@ -183,3 +206,89 @@ def test_a_long_periods_available_minutes_are_the_sum_of_its_days(session: Any, 
         days = [replace(period, first=date.fromordinal(n), last=date.fromordinal(n))
                 for n in range(first.toordinal(), last.toordinal() + 1)]
         assert available_minutes(session, period) == sum(available_minutes(session, day) for day in days) > 0
+
+
+def _dst_week(session: Any, zone_key: str, first: date, last: date,
+              starts: list[datetime]) -> tuple[StatsFilter, Any]:
+    department = make_department(session, timezone=zone_key)
+    topic = make_topic(session, department)
+    expert = make_expert(session, department, [topic])
+    bookings = [add_booking(session, topic, expert, start, BookingStatus.COMPLETED) for start in starts]
+    return StatsFilter(first, last, department_ids=(department.id,)), (department, bookings)
+
+
+def _days(session: Any, filters: StatsFilter) -> list[tuple[str, int]]:
+    return [(r.key, r.made) for r in by_day(session, filters)]
+
+
+@pytest.fixture
+def postgresql_only(session: Any) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite has no zone data: it reads each zone at its offset at the start of the period")
+
+
+@pytest.mark.usefixtures("postgresql_only")
+def test_local_days_follow_the_autumn_clock_change(session: Any) -> None:
+    # Berlin, Monday 20 to Sunday 26 October 2025; at 03:00 on the Sunday the clocks go back to 02:00 (UTC+1).
+    berlin = ZoneInfo("Europe/Berlin")
+
+    def local(day: int, hour: int, minute: int = 0, fold: int = 0) -> datetime:
+        return datetime(2025, 10, day, hour, minute, fold=fold, tzinfo=berlin)
+
+    filters, (department, bookings) = _dst_week(session, "Europe/Berlin", date(2025, 10, 20), date(2025, 10, 26), [
+        local(19, 23, 30),  # Sunday before: outside
+        local(20, 0, 30),  # the first day, 22:30 UTC on the 19th: inside
+        local(26, 2, 30, fold=0), local(26, 2, 30, fold=1),  # the hour that happens twice: both on the 26th
+        local(26, 23, 30),  # 23:30 on the day of the change (22:30 UTC): still the 26th
+        local(27, 0, 30),  # Monday after: outside
+    ])
+    assert _days(session, filters) == [("2025-10-20", 1), ("2025-10-26", 3)]
+    assert summarise(session, filters, NOW).counts.made == 4
+    add_ticket(session, bookings[4], department, local(26, 23, 45), local(30, 18), TicketStatus.OPEN)
+    add_ticket(session, bookings[5], department, local(27, 0, 15), local(31, 18), TicketStatus.OPEN)
+    assert followups_opened(session, filters) == 1
+
+
+@pytest.mark.usefixtures("postgresql_only")
+def test_local_days_follow_the_spring_clock_change_in_several_zones(session: Any) -> None:
+    # Monday 24 to Sunday 30 March 2025: Berlin moves to UTC+2 on the Sunday, New York has been on UTC-4 since
+    # 9 March, Moscow stays at UTC+3; one query reads each department in its own zone.
+    berlin, new_york = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
+    first, last = date(2025, 3, 24), date(2025, 3, 30)
+    in_berlin, _ = _dst_week(session, "Europe/Berlin", first, last, [
+        datetime(2025, 3, 30, 23, 30, tzinfo=berlin),  # 21:30 UTC: the 30th
+        datetime(2025, 3, 31, 0, 30, tzinfo=berlin),  # 22:30 UTC on the 30th, but the 31st in Berlin: outside
+    ])
+    in_new_york, _ = _dst_week(session, "America/New_York", first, last, [
+        datetime(2025, 3, 23, 23, 30, tzinfo=new_york),  # 03:30 UTC on the 24th: outside
+        datetime(2025, 3, 30, 20, 30, tzinfo=new_york),  # 00:30 UTC on the 31st: the 30th
+    ])
+    in_moscow, _ = _dst_week(session, "Europe/Moscow", first, last, [
+        datetime(2025, 3, 24, 0, 30, tzinfo=MOSCOW),  # 21:30 UTC on the 23rd: the 24th
+    ])
+    ids = (*in_berlin.department_ids, *in_new_york.department_ids, *in_moscow.department_ids)  # type: ignore[misc]
+    every = StatsFilter(first, last, department_ids=ids)
+    assert _days(session, every) == [("2025-03-24", 1), ("2025-03-30", 2)]
+    assert [(r.made, r.held) for r in by_topic(session, every)] == [(1, 1), (1, 1), (1, 1)]
+    assert summarise(session, every, NOW).counts.made == 3
+
+
+@pytest.mark.usefixtures("postgresql_only")
+def test_an_hour_repeated_across_midnight_stays_on_its_local_day(session: Any) -> None:
+    # Santiago: at midnight between Saturday 5 and Sunday 6 April 2025 the clocks go back to 23:00 on the 5th.
+    santiago = ZoneInfo("America/Santiago")
+    saturday, _ = _dst_week(session, "America/Santiago", date(2025, 3, 31), date(2025, 4, 5), [
+        datetime(2025, 4, 5, 23, 30, tzinfo=santiago),  # 02:30 UTC on the 6th
+        datetime(2025, 4, 5, 23, 30, fold=1, tzinfo=santiago),  # 03:30 UTC: the same wall time again
+        datetime(2025, 4, 6, 0, 30, tzinfo=santiago),  # 04:30 UTC: Sunday
+    ])
+    assert _days(session, saturday) == [("2025-04-05", 2)]
+    sunday = replace(saturday, first=date(2025, 4, 6), last=date(2025, 4, 6))
+    assert _days(session, sunday) == [("2025-04-06", 1)]
+
+
+def test_a_follow_up_of_a_pending_hold_is_not_counted_with_or_without_filters(session: Any, data: Dataset) -> None:
+    hold = add_booking(session, data.stove, data.experts[0], _at(11, 12), BookingStatus.PENDING)
+    add_ticket(session, hold, data.gas, _at(11, 12, 30), _at(15, 18), TicketStatus.OPEN)
+    assert followups_opened(session, everything(data)) == EXPECTED["followups_opened"]
+    assert followups_opened(session, everything(data, channel="video")) == 2  # b1 (gas) and b11 (water)

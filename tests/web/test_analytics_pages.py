@@ -190,3 +190,14 @@ def test_stats_api_gives_the_dashboards_figures_as_documented(client: Any, sessi
     bad = client.get(f"/api/v1/stats?{PERIOD}&channel=fax", headers=auth)
     assert bad.status_code == 422
     assert bad.get_json()["fields"] == {"channel": bad.get_json()["fields"]["channel"]}
+
+
+def test_table_cells_are_escaped_by_the_helper_the_template_trusts() -> None:
+    from booking.analytics.exports import Column, Table
+    from booking.analytics.views import table_cells
+
+    table = Table("t", "T", (Column("name", "Name", "text"), Column("a", "A"), Column("b", "B")),
+                  [("<row>", '"1"&', None)])
+    cells = table_cells(lambda value, kind: f"<{value}|{kind}>")
+    assert [(name, list(values)) for name, values in cells(table)] == [
+        ("<row>", [("&#34;1&#34;&amp;", "&lt;&#34;1&#34;&amp;|int&gt;"), ("", "&lt;None|int&gt;")])]
