@@ -57,7 +57,7 @@ bench-slots: install
 	$(BIN)/python bench/slots.py
 
 bench-dashboard: install
-	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/dashboard.py --database-url $${OKNO_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
 bench-feed: install
 	$(BIN)/python bench/feed.py --database-url $${OKNO_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test}

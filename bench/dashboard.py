@@ -229,19 +229,22 @@ def time_pages(app: Any, yesterday: date, department_ids: list[int], repeat: int
     for user in people.values():
         user.set_password(password)
     people["supervisor"].department_id = department_ids[0]
+    emails = {name: user.email for name, user in people.items()}
     db.session.add_all(people.values())
     db.session.commit()
+    # Ended here, not left to begin again: on SQLite a transaction outside a request takes the write
+    # lock (scheduler.transaction), and the sign-ins below must write.
+    db.session.remove()
     clients = {}
-    for name, user in people.items():
+    for name, email in emails.items():
         client = app.test_client()
         page = fresh(client.get, "/staff/login").get_data(as_text=True)
         found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-        answer = fresh(client.post, "/staff/login", data={"email": user.email, "password": password,
+        answer = fresh(client.post, "/staff/login", data={"email": email, "password": password,
                                                    "csrf_token": found.group(1) if found else ""})
         if answer.status_code != 302:
             raise SystemExit(f"bench: {name} could not sign in ({answer.status_code})")
         clients[name] = client
-    db.session.remove()
     year = f"/staff/analytics/?from={yesterday - timedelta(days=DAYS - 1)}&to={yesterday}"
     month = f"/staff/analytics/?from={yesterday - timedelta(days=29)}&to={yesterday}"
     kinds: dict[str, Callable[[], Any]] = {
