@@ -74,3 +74,17 @@ def test_vendored_css_is_served_locally(client: Any) -> None:
     assert response.status_code == 200
     assert b"Pico CSS" in response.data
     response.close()
+
+
+def test_every_page_names_its_icon_so_browsers_do_not_ask_for_a_missing_favicon(client: Any) -> None:
+    import re
+
+    page = client.get("/").get_data(as_text=True)
+    found = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page)
+    assert found, "the page names no icon: every browser then requests /favicon.ico and gets a 404"
+    icon = client.get(found.group(1))
+    try:
+        assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+        assert b"<svg" in icon.data
+    finally:
+        icon.close()  # a static file is sent from an open file
