@@ -14,6 +14,10 @@ What a cached answer may get wrong, and for how long (the documented bound):
   version stamp, from entries at most ``RECENT_SECONDS`` old whatever was booked since: in a rush
   every booking bumps the stamp, and the losers (most requests) would otherwise each search weeks
   afresh. Such an offer may name a time booked in those seconds; booking it is refused as cheaply.
+- The API's encoded answer to one question (topic, channel, expert, dates, shape) is sent again, as
+  it was, to the same question for at most ``ANSWER_SECONDS`` while the stamp is unchanged: in a rush
+  thousands ask the same thing within the same second. Within that second a slot may still be listed
+  a moment after it passed its notice; booking it is refused as any taken time is.
 - The cache is never asked under a booking's lock: booking re-checks the time uncached, and the
   database's unique index stays the last word, so a stale answer never books a time twice.
 - A session holding its own uncommitted changes to those tables neither reads nor fills the cache.
@@ -62,6 +66,9 @@ WATCHED_TABLES = frozenset(model.__table__.name for model in WATCHED) | {
 MAX_ENTRIES = 4096
 # How old an entry the offers that come with a refusal may use, without looking at the version stamp.
 RECENT_SECONDS = 2.0
+# How long an encoded answer serves the same question again while nothing changed (see the module's account).
+ANSWER_SECONDS = 1.0
+MAX_ANSWERS = 256
 # After Redis failed, it is not asked again for this long (a search must not wait on a dead server).
 REDIS_RETRY_SECONDS = 5.0
 _CHANGED = "okno_slots_changed"
@@ -85,6 +92,7 @@ class SlotCache:
     def __init__(self, seconds: float, redis_url: str, redis_options: dict[str, float]) -> None:
         self.seconds = seconds
         self._entries: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
+        self._answers: OrderedDict[tuple[Any, ...], tuple[tuple[int | None, int], float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
         self._redis = redis.Redis.from_url(redis_url, **redis_options) if redis_url else None
         self._redis_down_until = 0.0
@@ -132,10 +140,25 @@ class SlotCache:
             while len(self._entries) > MAX_ENTRIES:
                 self._entries.popitem(last=False)
 
+    def answer(self, key: tuple[Any, ...], stamp: tuple[int | None, int]) -> bytes | None:
+        """The answer kept for ``key`` if it was made under ``stamp`` at most ``ANSWER_SECONDS`` ago."""
+        kept = self._answers.get(key)
+        if kept is None or kept[0] != stamp or not 0 <= monotonic_clock.monotonic() - kept[1] <= ANSWER_SECONDS:
+            return None
+        return kept[2]
+
+    def keep_answer(self, key: tuple[Any, ...], stamp: tuple[int | None, int], made: float, body: bytes) -> None:
+        with self._lock:
+            self._answers[key] = (stamp, made, body)
+            self._answers.move_to_end(key)
+            while len(self._answers) > MAX_ANSWERS:
+                self._answers.popitem(last=False)
+
     def close(self) -> None:
         """Forget the entries and close the connections to Redis."""
         with self._lock:
             self._entries.clear()
+            self._answers.clear()
         if self._redis is not None:
             self._redis.close()
 
@@ -204,6 +227,21 @@ def cached_slots(
     # Only the slots of the day ``earliest`` falls on (or before) can have passed it since they were computed.
     cut = day_of_instant(earliest)
     return [slot for day in days for slot in found[day] if day > cut or slot.start >= earliest]
+
+
+def cached_answer(session: Session, key: tuple[Any, ...], build: Callable[[], bytes]) -> bytes:
+    """The encoded answer to the question ``key``: the one made for it less than ``ANSWER_SECONDS`` ago
+    under the current stamp, else ``build()`` (which searches through the cache as usual)."""
+    cache = slot_cache()
+    if cache is None or session.info.get(_CHANGED):
+        return build()
+    stamp = cache.stamp()  # before building: a change committed meanwhile is a newer stamp
+    body = cache.answer(key, stamp)
+    if body is None:
+        made = monotonic_clock.monotonic()
+        body = build()
+        cache.keep_answer(key, stamp, made, body)
+    return body
 
 
 # --------------------------------------------------------------------------- invalidation

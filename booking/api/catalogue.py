@@ -18,6 +18,7 @@ from booking.api import models as api
 from booking.api.errors import not_found, validation_error
 from booking.api.plumbing import parse_or_422, query_args
 from booking.availability import search_slots, topic_experts
+from booking.slot_cache import cached_answer
 from scheduler.db import may_write_to, utcnow
 from scheduler.departments.models import BusinessHours, Department, Topic
 from scheduler.extensions import db
@@ -185,11 +186,17 @@ def slots() -> ResponseReturnValue:
         raise validation_error({"channel": _("This topic is not offered on this channel.")})
     if query.expert is not None and not topic_experts(db.session, topic, query.expert):
         raise validation_error({"expert": _("This expert does not consult on this topic.")})
-    found = search_slots(db.session, topic, query.channel.value, query.first_day, query.last_day, utcnow(),
-                         expert_id=query.expert, cached=True)
-    if query.shape == "compact":
-        return jsonify(api.CompactSlotList.payload(found, query.channel.value))
-    return jsonify(api.SlotList.payload(found))
+    channel = query.channel.value
+
+    def answer() -> bytes:
+        found = search_slots(db.session, topic, channel, query.first_day, query.last_day, utcnow(),
+                             expert_id=query.expert, cached=True)
+        if query.shape == "compact":
+            return jsonify(api.CompactSlotList.payload(found, channel)).get_data()
+        return jsonify(api.SlotList.payload(found)).get_data()
+
+    key = ("api.slots", topic.id, channel, query.expert, query.first_day, query.last_day, query.shape)
+    return current_app.response_class(cached_answer(db.session, key, answer), mimetype="application/json")
 
 
 def register(bp: Blueprint) -> None:

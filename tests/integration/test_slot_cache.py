@@ -22,6 +22,7 @@ from booking.slot_cache import SlotCache
 from scheduler.audit import Actor
 from scheduler.config import redis_client_options
 from scheduler.db import utcnow
+from scheduler.extensions import db
 from scheduler.schedules.models import Channel, OverrideKind
 from tests.booking_fixtures import bookable_setup
 from tests.factories import add_override
@@ -209,3 +210,41 @@ def test_busy_times_bounded_by_date_still_see_a_booking_that_began_before_the_ra
     found = {s.start for s in search_slots(session, setup.topic, "video", setup.day, setup.day,
                                            now_before(setup) - timedelta(days=1))}
     assert setup.at(0) not in found and setup.at(0, 30) in found
+
+
+def slots_answer(client: Any, setup: Any, **extra: str) -> tuple[Any, list[str]]:
+    day = setup.day.isoformat()
+    query = "&".join(f"{k}={v}" for k, v in {"topic": setup.topic.slug, "channel": "video", "from": day, "to": day,
+                                              **extra}.items())
+    sent, stop = statements(db.session)
+    try:
+        answer = client.get(f"/api/v1/slots?{query}")
+    finally:
+        stop()
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return answer, sent
+
+
+def test_the_same_question_within_a_second_gets_the_same_answer_without_a_search(
+        client: Any, session: Any, setup: Any, cache: SlotCache, monkeypatch: Any) -> None:
+    first, _sent = slots_answer(client, setup)
+    again, sent = slots_answer(client, setup)
+    assert again.data == first.data and len(first.get_json()["slots"]) == 16
+    assert not any("bookings" in s or "weekly_availability" in s for s in sent), sent  # the topic alone
+    compact, sent = slots_answer(client, setup, shape="compact")  # another question: searched (from the cache)
+    assert compact.get_json()["shape"] == "compact" and len(compact.get_json()["slots"]) == 16
+
+    monkeypatch.setattr(booking.slot_cache, "ANSWER_SECONDS", 0.2)
+    wall_clock.sleep(0.3)
+    _later, sent = slots_answer(client, setup)
+    assert any("experts" in s for s in sent), sent  # past the bound: searched again
+
+
+def test_a_booking_here_changes_the_answer_at_once(client: Any, session: Any, setup: Any, cache: SlotCache) -> None:
+    start, expert = setup.at(10), setup.experts[0].id
+    listed = {(s["start"], s["expert"]["id"]) for s in slots_answer(client, setup)[0].get_json()["slots"]}
+    assert (start.isoformat(), expert) in listed
+    hold(session, setup, start, now_before(setup), expert_id=expert)
+    session.commit()
+    listed = {(s["start"], s["expert"]["id"]) for s in slots_answer(client, setup)[0].get_json()["slots"]}
+    assert (start.isoformat(), expert) not in listed
