@@ -15,7 +15,8 @@ What a cached answer may get wrong, and for how long (the documented bound):
   every booking bumps the stamp, and the losers (most requests) would otherwise each search weeks
   afresh. Such an offer may name a time booked in those seconds; booking it is refused as cheaply.
 - The API's encoded answer to one question (topic, channel, expert, dates, shape) is sent again, as
-  it was, to the same question for at most ``ANSWER_SECONDS`` while the stamp is unchanged: in a rush
+  it was, to the same question for at most ``SLOT_ANSWER_SECONDS`` (1; 0 turns it off) while the
+  stamp is unchanged: in a rush
   thousands ask the same thing within the same second. Within that second a slot may still be listed
   a moment after it passed its notice; booking it is refused as any taken time is.
 - The cache is never asked under a booking's lock: booking re-checks the time uncached, and the
@@ -66,8 +67,6 @@ WATCHED_TABLES = frozenset(model.__table__.name for model in WATCHED) | {
 MAX_ENTRIES = 4096
 # How old an entry the offers that come with a refusal may use, without looking at the version stamp.
 RECENT_SECONDS = 2.0
-# How long an encoded answer serves the same question again while nothing changed (see the module's account).
-ANSWER_SECONDS = 1.0
 MAX_ANSWERS = 256
 # After Redis failed, it is not asked again for this long (a search must not wait on a dead server).
 REDIS_RETRY_SECONDS = 5.0
@@ -89,8 +88,10 @@ class _Entry:
 class SlotCache:
     """One process's entries, and its way to the shared version stamp."""
 
-    def __init__(self, seconds: float, redis_url: str, redis_options: dict[str, float]) -> None:
+    def __init__(self, seconds: float, redis_url: str, redis_options: dict[str, float],
+                 answer_seconds: float = 0.0) -> None:
         self.seconds = seconds
+        self.answer_seconds = min(answer_seconds, seconds)
         self._entries: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
         self._answers: OrderedDict[tuple[Any, ...], tuple[tuple[int | None, int], float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
@@ -141,9 +142,9 @@ class SlotCache:
                 self._entries.popitem(last=False)
 
     def answer(self, key: tuple[Any, ...], stamp: tuple[int | None, int]) -> bytes | None:
-        """The answer kept for ``key`` if it was made under ``stamp`` at most ``ANSWER_SECONDS`` ago."""
+        """The answer kept for ``key`` if it was made under ``stamp`` at most ``answer_seconds`` ago."""
         kept = self._answers.get(key)
-        if kept is None or kept[0] != stamp or not 0 <= monotonic_clock.monotonic() - kept[1] <= ANSWER_SECONDS:
+        if kept is None or kept[0] != stamp or not 0 <= monotonic_clock.monotonic() - kept[1] <= self.answer_seconds:
             return None
         return kept[2]
 
@@ -174,7 +175,8 @@ def slot_cache() -> SlotCache | None:
         if seconds <= 0:
             return None
         cache = app.extensions.setdefault("okno_slot_cache", SlotCache(
-            seconds, app.config.get("REDIS_URL", ""), redis_client_options(app.config)))
+            seconds, app.config.get("REDIS_URL", ""), redis_client_options(app.config),
+            answer_seconds=float(app.config.get("SLOT_ANSWER_SECONDS", 0))))
     return cache
 
 
@@ -230,10 +232,10 @@ def cached_slots(
 
 
 def cached_answer(session: Session, key: tuple[Any, ...], build: Callable[[], bytes]) -> bytes:
-    """The encoded answer to the question ``key``: the one made for it less than ``ANSWER_SECONDS`` ago
-    under the current stamp, else ``build()`` (which searches through the cache as usual)."""
+    """The encoded answer to the question ``key``: the one made for it less than ``SLOT_ANSWER_SECONDS``
+    ago under the current stamp, else ``build()`` (which searches through the cache as usual)."""
     cache = slot_cache()
-    if cache is None or session.info.get(_CHANGED):
+    if cache is None or cache.answer_seconds <= 0 or session.info.get(_CHANGED):
         return build()
     stamp = cache.stamp()  # before building: a change committed meanwhile is a newer stamp
     body = cache.answer(key, stamp)

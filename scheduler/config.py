@@ -168,6 +168,8 @@ def build_config(env: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         # Free slots shown (the API, the citizen's pages, a refused booking's alternatives) may be
         # this old at most; booking always re-checks uncached (booking/slot_cache.py). 0: no cache.
         "SLOT_CACHE_SECONDS": _float(env, "SLOT_CACHE_SECONDS", 0.0 if environment == "testing" else 10.0),
+        # The API's encoded answer to one slot question, sent again to the same question while nothing changed.
+        "SLOT_ANSWER_SECONDS": _float(env, "SLOT_ANSWER_SECONDS", 1.0),
         # Mail
         "SMTP_HOST": env.get("SMTP_HOST", ""),
         "SMTP_PORT": _int(env, "SMTP_PORT", 587),

@@ -32,8 +32,8 @@ ACTOR = Actor("citizen", None, "citizen")
 
 
 @contextmanager
-def use_cache(app: Flask, seconds: float, redis_url: str) -> Iterator[SlotCache]:
-    cache = SlotCache(seconds, redis_url, redis_client_options(app.config))
+def use_cache(app: Flask, seconds: float, redis_url: str, answer_seconds: float = 1.0) -> Iterator[SlotCache]:
+    cache = SlotCache(seconds, redis_url, redis_client_options(app.config), answer_seconds=answer_seconds)
     app.extensions["okno_slot_cache"] = cache
     try:
         yield cache
@@ -234,7 +234,7 @@ def test_the_same_question_within_a_second_gets_the_same_answer_without_a_search
     compact, sent = slots_answer(client, setup, shape="compact")  # another question: searched (from the cache)
     assert compact.get_json()["shape"] == "compact" and len(compact.get_json()["slots"]) == 16
 
-    monkeypatch.setattr(booking.slot_cache, "ANSWER_SECONDS", 0.2)
+    monkeypatch.setattr(cache, "answer_seconds", 0.2)
     wall_clock.sleep(0.3)
     _later, sent = slots_answer(client, setup)
     assert any("experts" in s for s in sent), sent  # past the bound: searched again
@@ -248,3 +248,11 @@ def test_a_booking_here_changes_the_answer_at_once(client: Any, session: Any, se
     session.commit()
     listed = {(s["start"], s["expert"]["id"]) for s in slots_answer(client, setup)[0].get_json()["slots"]}
     assert (start.isoformat(), expert) not in listed
+
+
+def test_with_slot_answer_seconds_0_every_question_is_searched(
+        app: Flask, client: Any, session: Any, setup: Any, redis_url: str) -> None:
+    with use_cache(app, 60, redis_url, answer_seconds=0):
+        slots_answer(client, setup)
+        _again, sent = slots_answer(client, setup)
+    assert any("experts" in s for s in sent), sent  # searched (its days from the slot cache)
