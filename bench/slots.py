@@ -16,7 +16,9 @@ What it does, start to end, on its own:
    uncached), and ``GET /api/v1/slots`` on gunicorn servers on a free 127.0.0.1 port (rate limits
    off; one worker, one thread, the project's gunicorn.conf.py): with the slot cache off
    (``SLOT_CACHE_SECONDS=0``), with it on (the default 10 s; the shared stamp in Redis when
-   ``--redis-url`` names one), and ``&shape=compact`` with it on;
+   ``--redis-url`` names one) but each answer built afresh (``SLOT_ANSWER_SECONDS=0``), and
+   ``&shape=compact`` so; then as configured, where the same question within a second gets the
+   answer already made ("same question");
 4. times, on the same gunicorn settings in the same run, the comparators: a bare Flask app
    (``bench/bare_app.py``) answering the search's own JSON body, byte for byte, and the same
    document through ``jsonify`` on each request (the "x bare" column divides by this one);
@@ -385,15 +387,19 @@ def time_servers(bench: Any, first: date, last: date, repeat: int, redis_url: st
         redis.Redis.from_url(redis_url).delete("okno:slots:version")
     with serving(bench, {**env, "SLOT_CACHE_SECONDS": "0"}, "wsgi:app", "uncached"):
         uncached, body = time_http("HTTP, no cache", bench.port, slots_path(first, last), repeat)
-    with serving(bench, env, "wsgi:app", "cached"):
+    # The slot cache alone: every request builds its answer (an app without the answer cache ignores this).
+    with serving(bench, {**env, "SLOT_ANSWER_SECONDS": "0"}, "wsgi:app", "cached"):
         cached, _ = time_http("HTTP, cached", bench.port, slots_path(first, last), repeat)
         compact, _ = time_http("HTTP, compact, cached", bench.port, slots_path(first, last, "compact"), repeat)
+    # As configured: the same question within SLOT_ANSWER_SECONDS gets the answer already made.
+    with serving(bench, env, "wsgi:app", "answers"):
+        same, _ = time_http("HTTP, same question", bench.port, slots_path(first, last), repeat)
     body_file = bench.workdir / "body.json"
     body_file.write_bytes(body)
     with serving(bench, {**env, "OKNO_BENCH_BODY_FILE": str(body_file)}, "bench.bare_app:app", "bare"):
         body_only, _ = time_http("bare Flask, bytes", bench.port, "/body", repeat)
         bare, _ = time_http("bare Flask, jsonify", bench.port, "/data", repeat)
-    return [uncached, cached, compact, body_only, bare]
+    return [uncached, cached, compact, same, body_only, bare]
 
 
 # --- main -------------------------------------------------------------------------------------------
