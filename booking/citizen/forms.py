@@ -18,7 +18,9 @@ class DetailsForm(FlaskForm):
     start = HiddenField()
     expert = HiddenField()
     location = HiddenField()
-    step = HiddenField(default="details")
+    # What the submit asks for: "review" (the details form: show them for checking), "book" (the review's
+    # main button), "edit" (the review's "Change details": the form again, as typed).
+    step = HiddenField(default="review")
     name = StringField(_l("Full name"), validators=[InputRequired(_l("Enter your full name."))])
     email = EmailField(_l("Email"), validators=[InputRequired(_l("Enter your email."))])
     phone = TelField(_l("Phone"), validators=[InputRequired(_l("Enter your phone number."))])

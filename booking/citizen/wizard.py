@@ -56,7 +56,7 @@ def _details_again(retry_minutes: int) -> ResponseReturnValue:
     choice = _slot_choice(topic, form)
     if choice is None:
         return render_template("errors/429.html", retry_minutes=retry_minutes)
-    form.step.data = "details"  # back to the editable form, with the review step still ahead
+    form.step.data = "review"  # back to the editable form, with the review step still ahead
     free = first_free_slot(db.session, topic, choice.channel, choice.start, utcnow(), choice.expert_id,
                            choice.location_id)
     return render_template("citizen/details.html", retry_minutes=retry_minutes,
@@ -97,8 +97,10 @@ def book(slug: str) -> ResponseReturnValue:
         return render_template("citizen/details.html", **context), 422
     if not form_is_complete:
         return render_template("citizen/details.html", **context), 422
+    if form.step.data == "edit":  # "Change details" on the review: the form again, as typed, nothing held
+        form.step.data = "review"
+        return render_template("citizen/details.html", **context)
     if form.step.data != "book":
-        form.step.data = "book"
         return render_template("citizen/review.html", citizen=citizen, question=question, **context)
     return _hold(topic, choice, citizen, question, now, form, context)
 

@@ -154,6 +154,20 @@ def test_citizen_books_on_a_phone_confirms_by_email_reschedules_and_cancels(
     expect(summary).to_contain_text(citizen["name"])
     expect(summary).to_contain_text(citizen["email"])
     expect(summary).to_contain_text("+79123456789")
+    # "Change details" reopens the form as typed (it used to book the time and send the code).
+    page.get_by_role("button", name=ru("Change details"), exact=True).click()
+    name_box = page.get_by_role("textbox", name=ru("Full name"), exact=True)
+    expect(name_box).to_have_value(citizen["name"])
+    expect(page.get_by_role("textbox", name=ru("Email"), exact=True)).to_have_value(citizen["email"])
+    assert_accessible(page)
+    citizen = {**citizen, "name": citizen["name"] + "-Лебедева"}
+    name_box.fill(citizen["name"])
+    consent = page.locator("input[name=consent]")
+    if not consent.is_checked():
+        consent.check()
+    page.get_by_role("button", name=ru("Continue"), exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(ru("Check and book"))
+    expect(page.locator("main")).to_contain_text(citizen["name"])
     page.get_by_role("button", name=ru("Book and send the code"), exact=True).click()
 
     # The code, from the email the worker delivered.

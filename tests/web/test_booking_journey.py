@@ -23,7 +23,7 @@ def book_through_pages(client: Any, session: Any, setup: Any, start: Any, expert
     assert page.status_code == 200, page.get_data(as_text=True)[:500]
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
     form = {**CITIZEN_FORM, **overrides, "csrf_token": token, "channel": "video", "start": start.isoformat(),
-            "expert": str(expert_id or ""), "step": "details"}
+            "expert": str(expert_id or ""), "step": "review"}
     review = client.post(f"/book/{setup.topic.slug}", data=form)
     if review.status_code != 200:
         return review
@@ -110,3 +110,42 @@ def test_every_mistake_is_shown_at_the_first_submit(client: Any, session: Any) -
     assert {"email", "phone", "question", "consent"} <= marked, marked
     assert text.count("Без вашего согласия") == 1
     assert session.scalars(select(Booking)).first() is None
+
+
+def submitted_by(page_text: str, button_value: str) -> list[tuple[str, str]]:
+    """What a browser sends when the review's button with this ``step`` value is pressed: the form's
+    inputs in document order, then the pressed button (a hidden ``step`` before it would come first)."""
+    opening = page_text.index('<form method="post" action="/book/')  # the booking form (the header has others)
+    form = page_text[opening:page_text.index("</form>", opening)]
+    fields = [(m.group(1), m.group(2)) for m in re.finditer(r'<input[^>]*?name="([^"]+)"[^>]*?value="([^"]*)"', form)]
+    assert f'name="step" value="{button_value}"' in form
+    return [*fields, ("step", button_value)]
+
+
+def test_change_details_on_the_review_reopens_the_form_as_typed_and_books_nothing(client: Any, session: Any) -> None:
+    setup = bookable_setup(session)
+    start = setup.at(10)
+    page = client.get(f"/book/{setup.topic.slug}", query_string={"channel": "video", "start": start.isoformat()})
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    typo = {**CITIZEN_FORM, "email": "anna.smirnova@exampel.org", "csrf_token": token, "channel": "video",
+            "start": start.isoformat(), "expert": "", "step": "review"}
+    review = client.post(f"/book/{setup.topic.slug}", data=typo).get_data(as_text=True)
+    assert "anna.smirnova@exampel.org" in review
+
+    from werkzeug.datastructures import MultiDict
+
+    again = client.post(f"/book/{setup.topic.slug}", data=MultiDict(submitted_by(review, "edit")))
+    text = again.get_data(as_text=True)
+    assert again.status_code == 200
+    assert "<h1>Проверьте и запишитесь</h1>" not in text  # the editable form, not the review
+    assert 'value="anna.smirnova@exampel.org"' in text and 'value="Анна Петровна Смирнова"' in text
+    assert session.scalars(select(Booking)).all() == []  # nothing held, no code sent
+    assert session.scalars(select(OutboxMessage)).all() == []
+
+    review = client.post(f"/book/{setup.topic.slug}",
+                         data={**typo, "email": "anna.smirnova@example.org"}).get_data(as_text=True)
+    assert "anna.smirnova@example.org" in review and "exampel" not in review
+    held = client.post(f"/book/{setup.topic.slug}", data=MultiDict(submitted_by(review, "book")))
+    assert held.status_code == 302 and held.headers["Location"].endswith("/book/verify")
+    assert session.scalars(select(Booking)).one().citizen_email == "anna.smirnova@example.org"
+    assert last_code_email(session, "anna.smirnova@example.org")

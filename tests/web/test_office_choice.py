@@ -24,7 +24,7 @@ def test_the_office_picked_in_the_wizard_and_on_reschedule_is_the_office_booked(
     assert page.status_code == 200 and "Офис 2" in page.get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
     form = {**CITIZEN_FORM, "csrf_token": token, "channel": "in_person", "start": start.isoformat(), "expert": "",
-            "location": str(second.id), "step": "details"}
+            "location": str(second.id), "step": "review"}
     assert client.post(f"/book/{setup.topic.slug}", data=form).status_code == 200
     held = client.post(f"/book/{setup.topic.slug}", data={**form, "step": "book"})
     assert held.status_code == 302

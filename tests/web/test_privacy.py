@@ -48,7 +48,7 @@ def test_no_personal_data_in_urls_or_logs(client: Any, session: Any, caplog: pyt
     browser.get(f"/topics/{setup.topic.slug}")
     page = browser.get(f"/book/{setup.topic.slug}", query_string={"channel": "video", "start": start})
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    form = {**CITIZEN_FORM, "csrf_token": token, "channel": "video", "start": start, "expert": "", "step": "details"}
+    form = {**CITIZEN_FORM, "csrf_token": token, "channel": "video", "start": start, "expert": "", "step": "review"}
     browser.post(f"/book/{setup.topic.slug}", data=form)
     browser.post(f"/book/{setup.topic.slug}", data={**form, "step": "book"})
     code = last_code_email(session, CITIZEN_FORM["email"])

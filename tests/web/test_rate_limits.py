@@ -118,7 +118,7 @@ def test_a_limited_citizen_keeps_the_form_and_learns_when_to_retry(client: Any, 
     assert 'value="Анна Петровна Смирнова-Лебедева"' in page
     assert 'value="anna.smirnova@example.org"' in page
     assert "Хочу заменить старую газовую плиту" in page
-    assert 'name="step" type="hidden" value="details"' in page
+    assert 'name="step" type="hidden" value="review"' in page
 
 
 def test_a_limited_link_request_keeps_the_email(client: Any, session: Any, app: Flask,
