@@ -55,8 +55,12 @@ def _labels() -> dict[str, Any]:
 
 @bp.app_template_global()
 def qr_svg(code: str, scale: int = 4) -> Markup:
-    """The booking code as an inline SVG QR code: the code only, no personal data."""
-    svg = segno.make(display_code(code), error="m").svg_inline(scale=scale, title=display_code(code))
+    """The booking code as an inline SVG QR code: the code only, no personal data.
+
+    Always a regular QR code (``make_qr``): ``segno.make`` picks a Micro QR when the data fits, which
+    phone camera apps and most desk scanners do not read.
+    """
+    svg = segno.make_qr(display_code(code), error="m").svg_inline(scale=scale, title=display_code(code))
     return Markup(svg)  # noqa: S704 -- segno escapes the title; the rest is its own markup
 
 

@@ -45,6 +45,8 @@ def build_email(row: OutboxMessage, sender: str, sealer: Sealer) -> EmailMessage
     message["To"] = row.to_address
     message["Message-ID"] = row.message_id
     message["Date"] = formatdate(row.created_at.timestamp(), localtime=False)
+    # RFC 3834: sent by a program, so autoresponders (out of office, vacation) do not answer it.
+    message["Auto-Submitted"] = "auto-generated"
     message.set_content(content.text_body)
     if content.html_body:
         message.add_alternative(content.html_body, subtype="html")

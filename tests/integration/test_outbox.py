@@ -69,6 +69,7 @@ def test_delivers_multipart_text_and_html_with_attachments(session: Any, smtp: A
     [received] = handler.messages
     assert received["Subject"] == "«Окно»: тестовое письмо"
     assert received["To"] == "citizen@example.org"
+    assert received["Auto-Submitted"] == "auto-generated"  # no out-of-office replies to a program
     types = [part.get_content_type() for part in received.walk()]
     assert types[0] == "multipart/mixed"
     assert "text/plain" in types and "text/html" in types

@@ -207,11 +207,14 @@ def test_the_lobby_of_an_unknown_office_is_not_found(client: Any) -> None:
     assert client.get("/lobby/no-such-office").status_code == 404
 
 
-def test_the_qr_code_holds_only_the_booking_code(app: Any) -> None:
+def test_the_qr_code_holds_only_the_booking_code_as_a_regular_qr_code(app: Any) -> None:
     import segno
 
     from booking.reception.views import qr_svg
 
     svg = str(qr_svg("ABCD2345"))
     assert svg.startswith("<svg") and "ABCD-2345" in svg
-    assert segno.make("ABCD-2345", error="m").svg_inline(scale=4, title="ABCD-2345") == svg
+    regular = segno.make_qr("ABCD-2345", error="m")
+    assert not regular.is_micro  # what phone cameras and desk scanners read (a Micro QR fitted this code)
+    assert segno.make("ABCD-2345", error="m").is_micro
+    assert regular.svg_inline(scale=4, title="ABCD-2345") == svg
