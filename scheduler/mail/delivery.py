@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -33,6 +34,19 @@ class Transport(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
 
+def _set_subject(message: EmailMessage, subject: str) -> None:
+    """The subject, folded so that no space is lost.
+
+    The email package (3.11) folds a long non-ASCII header into encoded words with the space
+    between two words left outside them, where readers drop it ("отменена:четверг"). The older
+    ``Header`` keeps each space inside an encoded word; its folded lines go in as they are.
+    """
+    if subject.isascii():
+        message["Subject"] = subject
+    else:
+        message.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode(linesep="\n"))
+
+
 def build_email(row: OutboxMessage, sender: str, sealer: Sealer) -> EmailMessage:
     """A multipart/alternative text + HTML message, with inline calendar parts and attachments.
 
@@ -40,7 +54,7 @@ def build_email(row: OutboxMessage, sender: str, sealer: Sealer) -> EmailMessage
     """
     content = row.content(sealer)
     message = EmailMessage()
-    message["Subject"] = row.subject
+    _set_subject(message, row.subject)
     message["From"] = sender
     message["To"] = row.to_address
     message["Message-ID"] = row.message_id

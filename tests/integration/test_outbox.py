@@ -82,6 +82,18 @@ def test_delivers_multipart_text_and_html_with_attachments(session: Any, smtp: A
     assert row.status == OutboxStatus.SENT and row.attempts == 1 and row.sent_at is not None
 
 
+def test_a_long_russian_subject_arrives_with_every_space(session: Any, smtp: Any) -> None:
+    """Folded into encoded words, the space after "отменена:" used to fall between two of them and be lost."""
+    handler, transport = smtp
+    subject = "Консультация отменена: четверг, 10 декабря 2026 г. в 10:00 (Москва)"
+    queue_test_message(session).subject = subject  # as the cancellation's subject reads in Russian
+    session.commit()
+    assert deliver_due(session, transport, SENDER, utcnow(), POLICY).sent == 1
+    [received] = handler.messages
+    assert received["Subject"] == subject
+    assert all(len(line) <= 78 for line in received.as_string().splitlines() if "=?utf-8?" in line)
+
+
 def test_english_template_when_the_citizen_chose_english(session: Any, smtp: Any) -> None:
     handler, transport = smtp
     queue_test_message(session, locale="en")
