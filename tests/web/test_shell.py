@@ -88,3 +88,13 @@ def test_every_page_names_its_icon_so_browsers_do_not_ask_for_a_missing_favicon(
         assert b"<svg" in icon.data
     finally:
         icon.close()  # a static file is sent from an open file
+
+
+def test_a_citizen_finds_their_bookings_from_every_page(client: Any, session: Any) -> None:
+    """The personal page (/me) is in the header of every page a citizen sees, the expired link's page included."""
+    from tests.booking_fixtures import bookable_setup
+
+    setup = bookable_setup(session)
+    for path in ("/", f"/topics/{setup.topic.slug}", "/me", "/privacy", "/me/no-such-link"):
+        page = client.get(path).get_data(as_text=True)
+        assert '<a href="/me">Мои записи</a>' in page, path
