@@ -202,7 +202,11 @@ def verify() -> ResponseReturnValue:
         return redirect(url_for("citizen.manage", code=booking.code, confirmed=1))
     status = 422 if request.method == "POST" else 200
     if expired:
-        form.code.errors = [_("The time was held for %(n)s minutes and has been released. Book again.",
-                              n=current_app.config["BOOKING_HOLD_MINUTES"])]
+        policy = BookingPolicy.from_config(current_app.config)
+        if booking.confirmation_attempts >= policy.max_code_attempts:  # released for the wrong codes, not the clock
+            form.code.errors = [_("Too many wrong codes. The time has been released; book again.")]
+        else:
+            form.code.errors = [_("The time was held for %(n)s minutes and has been released. Book again.",
+                                  n=policy.hold_minutes)]
     return render_template("citizen/verify.html", booking=booking, form=form, code=display_code(booking.code),
                            expired=expired), status

@@ -149,3 +149,17 @@ def test_change_details_on_the_review_reopens_the_form_as_typed_and_books_nothin
     assert held.status_code == 302 and held.headers["Location"].endswith("/book/verify")
     assert session.scalars(select(Booking)).one().citizen_email == "anna.smirnova@example.org"
     assert last_code_email(session, "anna.smirnova@example.org")
+
+
+def test_after_the_last_wrong_code_the_page_says_so_rather_than_blaming_the_clock(client: Any, session: Any) -> None:
+    setup = bookable_setup(session)
+    assert book_through_pages(client, session, setup, setup.at(10)).status_code == 302
+    code = last_code_email(session, "anna.smirnova@example.org")
+    wrong = "000000" if code != "000000" else "111111"
+    token = csrf_token(client, "/book/verify")
+    answers = [client.post("/book/verify", data={"code": wrong, "csrf_token": token}) for _ in range(5)]
+    assert [a.status_code for a in answers] == [422] * 5
+    assert session.scalars(select(Booking)).one().status == BookingStatus.CANCELLED
+    page = client.get("/book/verify").get_data(as_text=True)
+    assert "Слишком много неверных попыток ввода кода" in page
+    assert "забронировано на" not in page  # not the hold's time running out
