@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 
 STATUS_LABELS = {
@@ -12,6 +14,9 @@ STATUS_LABELS = {
     "no_show": _l("Did not come"),
     "cancelled": _l("Cancelled"),
 }
+
+# A booking cancelled before it was ever confirmed: its hold ran out or was released after wrong codes.
+NEVER_CONFIRMED = _l("Not confirmed: the time was released")
 
 EVENT_LABELS = {
     "held": _l("Time held, code sent"),
@@ -28,6 +33,14 @@ EVENT_LABELS = {
 
 def status_label(status: str) -> str:
     return str(STATUS_LABELS.get(status, status))
+
+
+def booking_status_label(booking: Any) -> str:
+    """The status as the citizen should read it: a hold that was never confirmed was not "cancelled"."""
+    status = booking.status.value
+    if status == "cancelled" and booking.confirmed_at is None:
+        return str(NEVER_CONFIRMED)
+    return status_label(status)
 
 
 def event_label(kind: str) -> str:

@@ -289,12 +289,12 @@ def register_commands(app: Flask) -> None:
 def register_templating(app: Flask) -> None:
     from flask_babel import get_locale
 
-    from booking.labels import event_label, status_label
+    from booking.labels import booking_status_label, event_label, status_label
     from scheduler.timefmt import local_date, local_datetime, local_time, zone_label
 
     app.jinja_env.globals.update(
         zone_label=zone_label, local_date=local_date, local_time=local_time, local_datetime=local_datetime,
-        status_label=status_label, event_label=event_label,
+        status_label=status_label, booking_status_label=booking_status_label, event_label=event_label,
     )
 
     @app.context_processor

@@ -163,3 +163,21 @@ def test_after_the_last_wrong_code_the_page_says_so_rather_than_blaming_the_cloc
     page = client.get("/book/verify").get_data(as_text=True)
     assert "Слишком много неверных попыток ввода кода" in page
     assert "забронировано на" not in page  # not the hold's time running out
+
+
+def test_a_hold_that_was_never_confirmed_is_not_called_cancelled(client: Any, session: Any) -> None:
+    from datetime import timedelta
+
+    from booking.services import expire_holds
+    from scheduler.db import utcnow
+    from tests.integration.test_booking_services import POLICY, hold
+
+    setup = bookable_setup(session)
+    now = utcnow()
+    held = hold(session, setup, setup.at(10), now)
+    assert expire_holds(session, now + timedelta(minutes=POLICY.hold_minutes + 1)) == 1
+    session.commit()
+    page = client.get(f"/manage/{held.booking.code}", query_string={"token": held.manage_token},
+                      follow_redirects=True).get_data(as_text=True)
+    assert "Не подтверждена: время освобождено" in page
+    assert ">Отменена<" not in page
