@@ -82,6 +82,14 @@ def no_sideways_scroll(page: Page) -> None:
     assert width[0] <= width[1], f"the page scrolls sideways on a phone: {width[0]}px content in {width[1]}px"
 
 
+def agree_and_continue(page: Page, ru: Callable[[str], str]) -> None:
+    """Tick the consent (the form keeps it once ticked) and go on to the review."""
+    consent = page.locator("input[name=consent]")
+    if not consent.is_checked():
+        consent.check()
+    page.get_by_role("button", name=ru("Continue"), exact=True).click()
+
+
 def booking_row(server: Any, code: str) -> Booking:
     engine = create_engine(normalise_database_url(server.database_url))
     try:
@@ -142,10 +150,7 @@ def test_citizen_books_on_a_phone_confirms_by_email_reschedules_and_cancels(
     no_sideways_scroll(page)
 
     phone.fill(citizen["phone"])
-    consent = page.locator("input[name=consent]")
-    if not consent.is_checked():
-        consent.check()
-    page.get_by_role("button", name=ru("Continue"), exact=True).click()
+    agree_and_continue(page, ru)
 
     # Review.
     expect(page.get_by_role("heading", level=1)).to_have_text(ru("Check and book"))
@@ -162,10 +167,7 @@ def test_citizen_books_on_a_phone_confirms_by_email_reschedules_and_cancels(
     assert_accessible(page)
     citizen = {**citizen, "name": citizen["name"] + "-Лебедева"}
     name_box.fill(citizen["name"])
-    consent = page.locator("input[name=consent]")
-    if not consent.is_checked():
-        consent.check()
-    page.get_by_role("button", name=ru("Continue"), exact=True).click()
+    agree_and_continue(page, ru)
     expect(page.get_by_role("heading", level=1)).to_have_text(ru("Check and book"))
     expect(page.locator("main")).to_contain_text(citizen["name"])
     page.get_by_role("button", name=ru("Book and send the code"), exact=True).click()
