@@ -69,6 +69,10 @@ class BookingPolicy:
     max_code_attempts: int = 5
     secret_key: str = ""
 
+    def codes_exhausted(self, booking: Booking) -> bool:
+        """The hold has had every code attempt it gets (it is, or is about to be, released for them)."""
+        return booking.confirmation_attempts >= self.max_code_attempts
+
     @classmethod
     def from_config(cls, config: Any) -> BookingPolicy:
         return cls(
@@ -513,7 +517,7 @@ def confirm_hold(session: Session, booking: Booking, code: str, now: datetime, p
         raise DomainError({"code": _l("Too many wrong codes. Book again.")}, code=ErrorCode.TOO_MANY_ATTEMPTS)
     expected = confirmation_code_hash(code.strip(), policy.secret_key, booking.code)
     if not hmac.compare_digest(expected, booking.confirmation_code_hash):
-        if booking.confirmation_attempts >= policy.max_code_attempts:
+        if policy.codes_exhausted(booking):
             transition(session, booking, BookingStatus.CANCELLED, "hold_released", actor, now,
                         reason="too many wrong codes")
             booking.cancelled_at = now
@@ -531,7 +535,7 @@ def _check_waits_for_code(booking: Booking, now: datetime, policy: BookingPolicy
     if booking.hold_expires_at is None or booking.hold_expires_at <= now:
         raise DomainError({"code": _l("The time was held for %(n)s minutes and has been released. Book again.",
                                       n=policy.hold_minutes)}, code=ErrorCode.HOLD_EXPIRED)
-    if booking.confirmation_attempts >= policy.max_code_attempts:
+    if policy.codes_exhausted(booking):
         raise DomainError({"code": _l("Too many wrong codes. Book again.")}, code=ErrorCode.TOO_MANY_ATTEMPTS)
 
 

@@ -22,11 +22,7 @@ _UNLIMITED: set[Callable[..., Any]] = set()
 
 def minutes_until_retry(limit: RequestLimit | None = None) -> int:
     """Whole minutes until ``limit`` (by default the one this request hit) lets the next attempt through."""
-    limit = limit or limiter.current_limit
-    if limit is None:
-        return 1
-    reset_at, _remaining = limit.window  # not ``limit.reset_at``, which adds a second
-    return max(1, math.ceil((reset_at - time.time()) / 60))
+    return max(1, math.ceil(seconds_until_retry(limit) / 60))
 
 
 def seconds_until_retry(limit: RequestLimit | None = None) -> int:
@@ -34,7 +30,7 @@ def seconds_until_retry(limit: RequestLimit | None = None) -> int:
     limit = limit or limiter.current_limit
     if limit is None:
         return 1
-    reset_at, _remaining = limit.window
+    reset_at, _remaining = limit.window  # not ``limit.reset_at``, which adds a second
     return max(1, math.ceil(reset_at - time.time()))
 
 

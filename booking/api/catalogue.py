@@ -62,6 +62,7 @@ _TOPIC_TABLES = frozenset(model.__table__.name for model in _TOPIC_MODELS)
 _TOPICS_CHANGED = "okno_topics_changed"
 _generations = count(1)
 _generation = next(_generations)
+MAX_KEPT_TOPICS = 1024
 
 
 def find_topic(slug: str) -> Topic | None:
@@ -98,9 +99,6 @@ def find_topic(slug: str) -> Topic | None:
         kept.clear()
     kept[slug] = _KeptTopic(topic, now, generation)
     return session.merge(topic, load=False)
-
-
-MAX_KEPT_TOPICS = 1024
 
 
 @event.listens_for(Session, "after_flush")

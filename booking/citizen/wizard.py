@@ -203,7 +203,7 @@ def verify() -> ResponseReturnValue:
     status = 422 if request.method == "POST" else 200
     if expired:
         policy = BookingPolicy.from_config(current_app.config)
-        if booking.confirmation_attempts >= policy.max_code_attempts:  # released for the wrong codes, not the clock
+        if policy.codes_exhausted(booking):  # released for the wrong codes, not the clock
             form.code.errors = [_("Too many wrong codes. The time has been released; book again.")]
         else:
             form.code.errors = [_("The time was held for %(n)s minutes and has been released. Book again.",
